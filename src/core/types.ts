@@ -1,0 +1,54 @@
+// The tiny data model shared by the pure core, the transport and the engine.
+// Paths are always root-relative POSIX strings without leading "./" or "/" ("a/b.jpg"); "" is the root.
+
+export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
+
+/** What we know of one path on one side. mtime is in whole seconds (SFTP v3 carries seconds). */
+export interface Entry {
+  type: EntryType;
+  size: number;
+  /** modification time, whole seconds since the epoch */
+  mtime: number;
+  /** permission bits only (mode & 0o7777) */
+  mode: number;
+  /** symlink target, verbatim, for type 'symlink' */
+  target?: string;
+}
+
+/** A named entry of a directory listing. */
+export interface DirEntry {
+  name: string;
+  entry: Entry;
+}
+
+/** A filesystem event as the watcher reports it, root-relative. */
+export interface FsEvent {
+  kind: 'create' | 'update' | 'delete';
+  path: string;
+  /** ms since epoch when it was seen */
+  at: number;
+}
+
+/** A path waiting to be pushed: what happened last (coalesced) and when it was first seen. */
+export interface PendingChange {
+  path: string;
+  /** 'change' = look at the current local state and push it; 'delete' = the path was deleted */
+  kind: 'change' | 'delete';
+  /** ms since epoch of the first event of this path in the batch */
+  since: number;
+  /** ms since epoch of the last event (for deletes: when the delete was seen) */
+  at: number;
+}
+
+/** One thing the engine must do on a target, decided by the pure planner. */
+export type Action =
+  | { op: 'put'; path: string; local: Entry }
+  | { op: 'mkdir'; path: string; local: Entry }
+  | { op: 'symlink'; path: string; local: Entry }
+  | { op: 'rename'; from: string; path: string; local: Entry }
+  | { op: 'setattr'; path: string; local: Entry }
+  | { op: 'remove'; path: string; remote: Entry }
+  | { op: 'walk'; path: string }
+  | { op: 'skip'; path: string; reason: SkipReason };
+
+export type SkipReason = 'equal' | 'excluded' | 'remote-newer' | 'absent' | 'unsupported' | 'delete-disabled';

@@ -1,0 +1,56 @@
+// The Remote interface: everything the engine may do to one host's root. Implemented over ssh2 SFTP
+// (sftp.ts) and over the local filesystem (local.ts, for tests and for reading our own root).
+// All paths are root-relative (see core/types.ts); implementations refuse anything that would
+// resolve outside the root (.., absolute, NUL, a symlinked parent directory).
+import type { Entry, DirEntry } from '../core/types.js';
+
+export interface PutOptions {
+  /** permission bits to set before the file becomes visible */
+  mode: number;
+  /** mtime (whole seconds) to set before the file becomes visible */
+  mtime: number;
+}
+
+/** Where file content comes from: a local absolute path, read without following symlinks. */
+export interface PutSource {
+  localPath: string;
+  /** what the local file looked like when planned; the put fails with SourceChangedError if it changes while sent */
+  expect: Entry;
+}
+
+export interface Remote {
+  /** a short name for messages: the host name */
+  readonly name: string;
+  /** absolute root on that host */
+  readonly root: string;
+  /** lstat: never follows a symlink; null when the path does not exist */
+  lstat(path: string): Promise<Entry | null>;
+  /** list one directory (no "." / ".."); entries are lstat'ed; [] when missing */
+  readdir(path: string): Promise<DirEntry[]>;
+  /** create the directory and its missing parents; refuses to go through a symlink */
+  mkdirp(path: string, mode?: number): Promise<void>;
+  /** write a file atomically: temp name under <root>/.chain/tmp (or beside the target),
+   *  content, mode and mtime set, then posix-rename over the target */
+  put(path: string, src: PutSource, opts: PutOptions): Promise<void>;
+  /** replace path atomically with a symlink to target (temp link + rename) */
+  symlink(path: string, target: string): Promise<void>;
+  /** rename within the root (posix-rename, replaces the destination) */
+  rename(from: string, to: string): Promise<void>;
+  /** set mode and/or mtime of an existing file or dir (not followed through symlinks) */
+  setattr(path: string, attrs: { mode?: number; mtime?: number }): Promise<void>;
+  /** remove a file, symlink, or a whole directory tree; no-op when missing */
+  remove(path: string): Promise<void>;
+  /** write a small file atomically (used for .chain/ bookkeeping such as the inbox) */
+  writeSmall(path: string, data: Buffer | string): Promise<void>;
+  /** read a small file; null when missing */
+  readSmall(path: string): Promise<Buffer | null>;
+  close(): Promise<void>;
+}
+
+/** The local file changed while it was being sent: the put was abandoned, send it again. */
+export class SourceChangedError extends Error {
+  constructor(readonly path: string) {
+    super(`${path} changed while it was being sent`);
+    this.name = 'SourceChangedError';
+  }
+}
