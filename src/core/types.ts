@@ -38,17 +38,20 @@ export interface PendingChange {
   since: number;
   /** ms since epoch of the last event (for deletes: when the delete was seen) */
   at: number;
+  /** compare the whole subtree, not just this entry (a directory whose events may have been lost) */
+  tree?: boolean;
 }
 
-/** One thing the engine must do on a target, decided by the pure planner. */
+/** One thing the engine must do on a target, decided by the pure planner. `replace` means the remote
+ *  holds another kind of entry there (e.g. a directory where a file goes) that must be removed first,
+ *  because rename cannot replace a directory with a file or make a directory over a file. */
 export type Action =
-  | { op: 'put'; path: string; local: Entry }
-  | { op: 'mkdir'; path: string; local: Entry }
-  | { op: 'symlink'; path: string; local: Entry }
+  | { op: 'put'; path: string; local: Entry; replace?: Entry }
+  | { op: 'mkdir'; path: string; local: Entry; replace?: Entry }
+  | { op: 'symlink'; path: string; local: Entry; replace?: Entry }
   | { op: 'rename'; from: string; path: string; local: Entry }
   | { op: 'setattr'; path: string; local: Entry }
   | { op: 'remove'; path: string; remote: Entry }
-  | { op: 'walk'; path: string }
   | { op: 'skip'; path: string; reason: SkipReason };
 
 export type SkipReason = 'equal' | 'excluded' | 'remote-newer' | 'absent' | 'unsupported' | 'delete-disabled';

@@ -1,0 +1,65 @@
+// What every command needs from the global options: the config, who this host is in the ring,
+// a logger, progress, and how to open a Remote on a host.
+import { hostname } from 'node:os';
+import type { Config, HostConfig } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
+import { findConfigFile } from '../config/find.js';
+import { Ring, resolveSelf } from '../config/ring.js';
+import type { Logger } from '../core/log.js';
+import { createLogger, type LogFormat } from './logger.js';
+import { createProgress, type Progress } from './progress.js';
+import { connect, type SshTarget } from '../transport/ssh.js';
+import { openSftpRemote } from '../transport/sftp.js';
+import type { Remote } from '../transport/remote.js';
+
+export interface GlobalArgs {
+  config?: string;
+  host?: string;
+  json?: boolean;
+  logFormat?: LogFormat;
+  verbose?: boolean;
+  quiet?: boolean;
+  progress?: boolean;
+}
+
+export function makeLogger(a: GlobalArgs, host?: string): Logger {
+  return createLogger({ format: a.logFormat ?? 'text', level: a.verbose ? 'debug' : a.quiet ? 'warn' : 'info', host });
+}
+
+export function makeProgress(a: GlobalArgs, log: Logger): Progress {
+  return createProgress({ enabled: a.progress !== false && !a.json && !a.quiet, log });
+}
+
+export function loadFromArgs(a: GlobalArgs): Config {
+  return loadConfig(findConfigFile({ flag: a.config, env: process.env, cwd: process.cwd() }));
+}
+
+/** the config and this host's place in the ring (--host, CHAIN_HOST, hostname) */
+export function ringFromArgs(a: GlobalArgs): { config: Config; ring: Ring } {
+  const config = loadFromArgs(a);
+  const self = resolveSelf(config, { flag: a.host, env: process.env, hostname: hostname() });
+  return { config, ring: new Ring(config, self) };
+}
+
+export function sshTarget(config: Config, h: HostConfig): SshTarget {
+  return {
+    name: h.name,
+    address: h.address,
+    port: h.port,
+    user: h.user,
+    identity: h.identity,
+    knownHosts: config.ssh.knownHosts,
+    connectTimeoutMs: config.ssh.connectTimeout,
+  };
+}
+
+/** opens an SFTP Remote on host h rooted at its root; closing it closes the SSH session */
+export async function openRemote(config: Config, h: HostConfig): Promise<Remote> {
+  const session = await connect(sshTarget(config, h));
+  try {
+    return await openSftpRemote(session, h.name, h.root);
+  } catch (err) {
+    session.close();
+    throw err;
+  }
+}

@@ -1,0 +1,68 @@
+// The inbox: after a pusher changed paths on its successor, it leaves a small manifest in the
+// successor's <root>/.chain/inbox/ naming them. The successor's `watch` forwards those paths at once
+// instead of waiting for its own watcher's window, so a burst flows down the ring while it is
+// still arriving, and one file crosses n hops for one interval, not n intervals.
+// Manifests are hints: the watcher sees the same files anyway, so a lost manifest costs latency only.
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { PendingChange } from '../core/types.js';
+import type { Remote } from '../transport/remote.js';
+import type { Change } from './push.js';
+import { INBOX_DIR } from '../core/names.js';
+import { safeRel } from '../core/paths.js';
+
+interface Manifest {
+  v: 1;
+  from: string;
+  changes: [path: string, kind: 'c' | 'd', at: number][];
+}
+
+let seq = 0;
+
+/** Leave a manifest of changes on the target. */
+export async function sendManifest(target: Remote, from: string, changes: Change[]): Promise<void> {
+  if (changes.length === 0) return;
+  const m: Manifest = { v: 1, from, changes: changes.map((c) => [c.path, c.kind === 'delete' ? 'd' : 'c', c.at]) };
+  const name = `${Date.now().toString().padStart(14, '0')}-${process.pid}-${(seq++).toString().padStart(6, '0')}.json`;
+  await target.writeSmall(`${INBOX_DIR}/${name}`, JSON.stringify(m));
+}
+
+/** Read and remove every manifest in this host's inbox, oldest first. Bad ones are dropped. */
+export async function drainInbox(root: string): Promise<PendingChange[]> {
+  const dir = join(root, INBOX_DIR);
+  let names: string[];
+  try {
+    names = (await fs.readdir(dir)).filter((n) => n.endsWith('.json')).sort();
+  } catch {
+    return [];
+  }
+  const out: PendingChange[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    try {
+      const m = JSON.parse(await fs.readFile(file, 'utf8')) as Manifest;
+      if (m.v === 1 && Array.isArray(m.changes)) {
+        for (const [path, kind, at] of m.changes) {
+          try {
+            safeRel(path);
+          } catch {
+            continue;
+          }
+          out.push({ path, kind: kind === 'd' ? 'delete' : 'change', since: at, at });
+        }
+      }
+    } catch {
+      // unreadable or half-gone manifest: only a hint, the watcher covers it
+    }
+    await fs.rm(file, { force: true });
+  }
+  return out;
+}
+
+/** Remove all manifests (a full compare is about to cover everything they could say); the
+ *  directory stays, since it is being watched. */
+export async function clearInbox(root: string): Promise<void> {
+  const dir = join(root, INBOX_DIR);
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.map((n) => fs.rm(join(dir, n), { force: true })));
+}

@@ -1,0 +1,302 @@
+// Pushes one batch of paths over one link: read the current local state of each path, compare it
+// with the target (compare-before-copy), pair moves, then change the target — structure first
+// (removes, type changes, directories), then content, many operations in flight.
+// Returns what changed on the target (for the successor's inbox), what to retry, and what failed.
+import type { Action, Entry, PendingChange } from '../core/types.js';
+import type { Remote } from '../transport/remote.js';
+import type { ExcludeFn } from '../core/exclude.js';
+import type { Logger } from '../core/log.js';
+import { planPath } from '../core/plan.js';
+import { sameEntry } from '../core/entry.js';
+import { pairMoves } from '../core/moves.js';
+import { classify } from '../core/classify.js';
+import { parentOf, underRoot } from '../core/paths.js';
+import { LinkMemory } from './memory.js';
+import { forEachLimit, Once } from './parallel.js';
+import { syncTree } from './treesync.js';
+
+export interface PushStats {
+  files: number;
+  bytes: number;
+  dirs: number;
+  links: number;
+  renamed: number;
+  removed: number;
+  attrs: number;
+  skipped: number;
+}
+
+export const emptyStats = (): PushStats => ({ files: 0, bytes: 0, dirs: 0, links: 0, renamed: 0, removed: 0, attrs: 0, skipped: 0 });
+
+export interface Change {
+  path: string;
+  kind: 'change' | 'delete';
+  at: number;
+}
+
+export interface PushResult {
+  stats: PushStats;
+  /** what is now different on the target: the successor forwards these at once */
+  changed: Change[];
+  /** to push again: the file changed while sent, or the link broke before it was done */
+  retry: PendingChange[];
+  /** paths that failed on their own (permission denied, ...) */
+  failed: { path: string; error: Error }[];
+  /** the link broke (classified "again") or cannot work ("die"): the batch stopped */
+  linkError?: { error: Error; verdict: 'again' | 'die' };
+}
+
+export interface PushContext {
+  /** this host's own root, read side */
+  source: Remote;
+  target: Remote;
+  exclude: ExcludeFn;
+  deleteEnabled: boolean;
+  memory: LinkMemory;
+  log: Logger;
+  /** paths in flight at once (each is several pipelined SFTP requests) */
+  concurrency?: number;
+  onProgress?: (stats: PushStats) => void;
+}
+
+/** Executes actions against the target, keeping stats, memory and the change list. Shared by batch pushes and tree syncs. */
+export class Applier {
+  readonly stats = emptyStats();
+  readonly changed: Change[] = [];
+  readonly retry: PendingChange[] = [];
+  readonly failed: { path: string; error: Error }[] = [];
+  linkError?: { error: Error; verdict: 'again' | 'die' };
+  private readonly dirs = new Once<string>();
+
+  constructor(readonly ctx: PushContext) {}
+
+  get broken(): boolean {
+    return this.linkError !== undefined;
+  }
+
+  ensureDir(dir: string): Promise<void> {
+    if (dir === '') return Promise.resolve();
+    return this.dirs.run(dir, () => this.ctx.target.mkdirp(dir));
+  }
+
+  /** Runs fn for one path; sorts its failure into retry / failed / link error. */
+  async guard(path: string, onRetry: PendingChange, fn: () => Promise<void>): Promise<void> {
+    if (this.broken) {
+      this.retry.push(onRetry);
+      return;
+    }
+    try {
+      await fn();
+    } catch (err) {
+      const error = err as Error;
+      if (error.name === 'SourceChangedError') {
+        this.retry.push(onRetry);
+        return;
+      }
+      const verdict = classify(err);
+      if (verdict === 'path') {
+        this.failed.push({ path, error });
+        this.ctx.log.warn(`could not push ${path} to ${this.ctx.target.name}: ${error.message}`, { path, host: this.ctx.target.name });
+      } else {
+        this.linkError ??= { error, verdict };
+        this.retry.push(onRetry);
+      }
+    }
+  }
+
+  note(path: string, kind: Change['kind']): void {
+    this.changed.push({ path, kind, at: Date.now() });
+    this.ctx.onProgress?.(this.stats);
+  }
+
+  /** Structural step of an action (removal of what is in the way, directories). */
+  async structure(a: Action): Promise<void> {
+    const { target, memory } = this.ctx;
+    if (a.op === 'remove') {
+      await target.remove(a.path);
+      memory.forgetTree(a.path);
+      this.stats.removed++;
+      this.note(a.path, 'delete');
+      return;
+    }
+    if ((a.op === 'put' || a.op === 'mkdir' || a.op === 'symlink') && a.replace) {
+      await target.remove(a.path);
+      memory.forgetTree(a.path);
+    }
+    if (a.op === 'mkdir') {
+      await this.ensureDir(parentOf(a.path));
+      await target.mkdirp(a.path, a.local.mode);
+      await target.setattr(a.path, { mode: a.local.mode });
+      memory.set(a.path, a.local);
+      this.stats.dirs++;
+      this.note(a.path, 'change');
+    }
+  }
+
+  /** Content step of an action (files, links, renames, attributes). */
+  async content(a: Action): Promise<void> {
+    const { target, source, memory } = this.ctx;
+    switch (a.op) {
+      case 'put':
+        await this.ensureDir(parentOf(a.path));
+        await target.put(a.path, { localPath: underRoot(source.root, a.path), expect: a.local }, { mode: a.local.mode, mtime: a.local.mtime });
+        this.stats.files++;
+        this.stats.bytes += a.local.size;
+        break;
+      case 'symlink':
+        await this.ensureDir(parentOf(a.path));
+        await target.symlink(a.path, a.local.target!);
+        this.stats.links++;
+        break;
+      case 'rename':
+        await this.ensureDir(parentOf(a.path));
+        await target.rename(a.from, a.path);
+        memory.forgetTree(a.from);
+        this.stats.renamed++;
+        this.note(a.from, 'delete');
+        break;
+      case 'setattr':
+        await target.setattr(a.path, a.local.type === 'dir' ? { mode: a.local.mode } : { mode: a.local.mode, mtime: a.local.mtime });
+        this.stats.attrs++;
+        break;
+      default:
+        return;
+    }
+    memory.set(a.path, a.local);
+    this.note(a.path, 'change');
+  }
+
+  result(): PushResult {
+    return { stats: this.stats, changed: this.changed, retry: this.retry, failed: this.failed, linkError: this.linkError };
+  }
+}
+
+interface Planned {
+  change: PendingChange;
+  local: Entry | null;
+  remote: Entry | null;
+  action: Action;
+}
+
+/** Push one batch of changed paths. Never throws for transport trouble: see PushResult. */
+export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promise<PushResult> {
+  const ap = new Applier(ctx);
+  const conc = ctx.concurrency ?? 64;
+  const changes = batch.filter((c) => !ctx.exclude(c.path)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  ap.stats.skipped += batch.length - changes.length;
+
+  // 1. look: local and remote state of every path, in parallel
+  const planned: Planned[] = [];
+  await forEachLimit(changes, conc, (change) =>
+    ap.guard(change.path, change, async () => {
+      const local = await ctx.source.lstat(change.path);
+      const last = ctx.memory.get(change.path);
+      if (local && last && local.type !== 'dir' && sameEntry(local, last)) {
+        // nothing new here since this link last pushed it: the target has it (or changed it itself)
+        ap.stats.skipped++;
+        return;
+      }
+      const remote = await ctx.target.lstat(change.path);
+      const action = planPath({
+        path: change.path,
+        local,
+        remote,
+        lastPushed: last,
+        deletedAt: local ? undefined : change.kind === 'delete' ? change.at : Date.now(),
+        deleteEnabled: ctx.deleteEnabled,
+      });
+      // the root itself is never removed, replaced or re-moded by a batch; it can only be rescanned
+      if (change.path === '' && action.op !== 'skip') planned.push({ change, local, remote, action: { op: 'skip', path: '', reason: 'equal' } });
+      else planned.push({ change, local, remote, action });
+    }),
+  );
+  if (ap.broken) return ap.result();
+
+  // 2. moves: a removed file and a new file with the same signature become one remote rename
+  const gone = planned.filter((p) => p.action.op === 'remove' && p.action.remote.type === 'file').map((p) => ({ path: p.change.path, entry: (p.action as { remote: Entry }).remote }));
+  const born = planned.filter((p) => p.action.op === 'put' && !p.remote && p.local).map((p) => ({ path: p.change.path, entry: p.local! }));
+  const moves = gone.length && born.length ? pairMoves(gone, born) : [];
+  if (moves.length) {
+    const from = new Map(moves.map((m) => [m.to, m.from]));
+    const moved = new Set(moves.map((m) => m.from));
+    for (const p of planned) {
+      const src = from.get(p.change.path);
+      if (src !== undefined && p.local) p.action = { op: 'rename', from: src, path: p.change.path, local: p.local };
+      else if (moved.has(p.change.path)) p.action = { op: 'skip', path: p.change.path, reason: 'equal' };
+    }
+  }
+
+  await pairDirMoves(ctx, planned);
+
+  // 3. new, replaced or moved directories are synced as whole trees; paths inside them are covered by that
+  // (the watcher reports only the top of a new directory: what was written into it before it was
+  // watched has no event of its own)
+  const trees = planned.filter((p) => p.local?.type === 'dir' && (p.action.op === 'mkdir' || p.action.op === 'rename' || p.change.tree));
+  const treeOf = new Map(trees.map((p) => [p.change.path, p]));
+  const insideTree = (path: string) => {
+    for (let d = parentOf(path); d !== ''; d = parentOf(d)) if (treeOf.has(d)) return true;
+    return false;
+  };
+  const work = planned.filter((p) => !insideTree(p.change.path));
+  for (const p of work) {
+    if (p.action.op === 'skip') {
+      ap.stats.skipped++;
+      if (p.action.reason === 'equal' && p.local) ctx.memory.set(p.change.path, p.local);
+    }
+  }
+
+  // 4. structure (removes, replacements, directories) outermost first, then content in parallel
+  const structural = work.filter((p) => p.action.op === 'remove' || p.action.op === 'mkdir' || ('replace' in p.action && p.action.replace));
+  for (const depthGroup of byDepth(structural)) {
+    await forEachLimit(depthGroup, conc, (p) => ap.guard(p.change.path, p.change, () => ap.structure(p.action)));
+  }
+  await forEachLimit(
+    work.filter((p) => p.action.op !== 'skip' && p.action.op !== 'remove' && p.action.op !== 'mkdir'),
+    conc,
+    (p) => ap.guard(p.change.path, p.change, () => ap.content(p.action)),
+  );
+  // 5. inside new directories: compare and send the whole subtree
+  for (const p of trees) {
+    if (ap.broken) break;
+    if (insideTree(p.change.path)) continue;
+    const shallow = p.action.op !== 'mkdir' && p.action.op !== 'rename';
+    await ap.guard(p.change.path, p.change, () => syncTree(ap, p.change.path, { remoteEmpty: p.action.op === 'mkdir' && !p.remote, shallow }));
+  }
+  return ap.result();
+}
+
+/**
+ * A directory that vanished here (still on the target) and a new directory here whose listing is
+ * the same (names, types, and for files size and mtime) moved: the target renames it instead of
+ * receiving every file again. Only unambiguous pairs; the tree sync afterwards fixes any detail.
+ */
+async function pairDirMoves(ctx: PushContext, planned: Planned[]): Promise<void> {
+  const gone = planned.filter((p) => p.action.op === 'remove' && p.action.remote.type === 'dir');
+  const born = planned.filter((p) => p.action.op === 'mkdir' && !p.remote);
+  if (!gone.length || !born.length || gone.length * born.length > 64) return;
+  const sig = (list: { name: string; entry: Entry }[]) =>
+    list
+      .map((d) => `${d.name}\0${d.entry.type}\0${d.entry.type === 'file' ? `${d.entry.size}:${d.entry.mtime}` : ''}`)
+      .sort()
+      .join('\n');
+  const goneSig = await Promise.all(gone.map(async (g) => sig(await ctx.target.readdir(g.change.path))));
+  const bornSig = await Promise.all(born.map(async (b) => sig(await ctx.source.readdir(b.change.path))));
+  born.forEach((b, i) => {
+    if (bornSig[i] === '') return;
+    const matches = goneSig.flatMap((s, j) => (s === bornSig[i] ? [j] : []));
+    if (matches.length !== 1 || bornSig.filter((s) => s === bornSig[i]).length !== 1) return;
+    const g = gone[matches[0]];
+    if (g.action.op !== 'remove') return;
+    b.action = { op: 'rename', from: g.change.path, path: b.change.path, local: b.local! };
+    g.action = { op: 'skip', path: g.change.path, reason: 'equal' };
+  });
+}
+
+function byDepth(items: Planned[]): Planned[][] {
+  const groups = new Map<number, Planned[]>();
+  for (const p of items) {
+    const d = p.change.path.split('/').length;
+    (groups.get(d) ?? groups.set(d, []).get(d)!).push(p);
+  }
+  return [...groups.keys()].sort((a, b) => a - b).map((d) => groups.get(d)!);
+}

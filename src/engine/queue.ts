@@ -1,0 +1,95 @@
+// The paths waiting for one link. Local events collect in a window that closes `interval` after
+// its first event (a batch never waits longer); paths that arrived from the predecessor (its inbox
+// manifest) and retries skip the window, so a change crossing the ring pays the interval once,
+// on the host where it was made, and each further hop forwards it at once.
+// Ready paths drain in order of first change. (In memory here; the durable journal wraps this.)
+import type { FsEvent, PendingChange } from '../core/types.js';
+import { coalesce, type Pending } from '../core/coalesce.js';
+
+export class ChangeQueue {
+  private window = new Map<string, Pending>();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly ready = new Map<string, PendingChange>();
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly intervalMs: number) {}
+
+  /** local watcher events: they wait for the window */
+  addEvents(events: FsEvent[]): void {
+    if (events.length === 0) return;
+    coalesce(this.window, events);
+    if (this.window.size === 0) return;
+    if (!this.timer) this.timer = setTimeout(() => this.flush(), this.intervalMs);
+  }
+
+  /** changes that should go at once (forwarded arrivals, retries) */
+  addReady(changes: Iterable<PendingChange>): void {
+    for (const c of changes) this.merge(c);
+    this.wake();
+  }
+
+  /** close the window now (also used on shutdown) */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const w = this.window;
+    this.window = new Map();
+    for (const p of w.values()) this.merge({ path: p.path, kind: p.kind, since: p.since, at: p.at });
+    this.wake();
+  }
+
+  private merge(c: PendingChange): void {
+    const prev = this.ready.get(c.path);
+    if (prev) {
+      prev.kind = c.kind;
+      prev.at = Math.max(prev.at, c.at);
+      prev.since = Math.min(prev.since, c.since);
+      if (c.tree) prev.tree = true;
+    } else {
+      this.ready.set(c.path, { ...c });
+    }
+  }
+
+  /** up to max ready changes, oldest first (removed from the queue) */
+  take(max: number): PendingChange[] {
+    const out: PendingChange[] = [];
+    for (const [k, v] of this.ready) {
+      if (out.length >= max) break;
+      out.push(v);
+      this.ready.delete(k);
+    }
+    return out;
+  }
+
+  /** resolves when something is ready (or at once if it is) */
+  whenReady(): Promise<void> {
+    if (this.ready.size > 0) return Promise.resolve();
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  /** wake anyone waiting (e.g. on shutdown) */
+  wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+  }
+
+  get pending(): number {
+    return this.ready.size + this.window.size;
+  }
+
+  /** ms since epoch of the oldest waiting change, or null */
+  oldest(): number | null {
+    let min: number | null = null;
+    for (const m of [this.ready, this.window]) for (const c of m.values()) if (min === null || c.since < min) min = c.since;
+    return min;
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+  }
+}

@@ -1,0 +1,86 @@
+// Compares a subtree of this host with the same subtree on the target, directory by directory
+// (one readdir each side per directory, several directories in flight), and sends what differs.
+// Used on first start (the whole root) and for directories that are new on the target. It only
+// adds and updates: a path the target has and we lack is left alone, because it may be a change
+// that has not reached us yet; deletes travel as events (and `chain repair --delete`).
+import type { Entry } from '../core/types.js';
+import { planPath } from '../core/plan.js';
+import { joinRel } from '../core/paths.js';
+import type { Applier } from './push.js';
+import { forEachLimit } from './parallel.js';
+
+interface DirJob {
+  dir: string;
+  /** the target directory was just created: nothing to list there */
+  remoteEmpty: boolean;
+}
+
+export interface TreeSyncOptions {
+  remoteEmpty?: boolean;
+  /** compare only the top directory's entries, descending only into directories the target lacks
+   *  (a rescan after possibly lost events: subdirectories that exist on both have their own events) */
+  shallow?: boolean;
+  /** directories listed at once */
+  dirConcurrency?: number;
+  onDir?: (entries: number) => void;
+}
+
+export async function syncTree(ap: Applier, root: string, opts: TreeSyncOptions = {}): Promise<void> {
+  const { source, target, exclude, memory } = ap.ctx;
+  const conc = ap.ctx.concurrency ?? 64;
+  await pool<DirJob>([{ dir: root, remoteEmpty: opts.remoteEmpty ?? false }], opts.dirConcurrency ?? 4, async (job, more) => {
+    if (ap.broken) return;
+    const [mine, theirs] = await Promise.all([source.readdir(job.dir), job.remoteEmpty ? Promise.resolve([]) : target.readdir(job.dir)]);
+    opts.onDir?.(mine.length);
+    const remote = new Map<string, Entry>(theirs.map((d) => [d.name, d.entry]));
+    const jobs: { path: string; local: Entry; remote: Entry | null }[] = [];
+    for (const { name, entry } of mine) {
+      const path = joinRel(job.dir, name);
+      if (exclude(path)) continue;
+      jobs.push({ path, local: entry, remote: remote.get(name) ?? null });
+    }
+    await forEachLimit(jobs, conc, async (j) => {
+      const retry = { path: j.path, kind: 'change' as const, since: Date.now(), at: Date.now() };
+      await ap.guard(j.path, retry, async () => {
+        const action = planPath({ path: j.path, local: j.local, remote: j.remote, lastPushed: memory.get(j.path), deleteEnabled: false });
+        if (action.op === 'skip') {
+          ap.stats.skipped++;
+          if (action.reason === 'equal') memory.set(j.path, j.local);
+        } else {
+          await ap.structure(action);
+          await ap.content(action);
+        }
+        const remoteEmpty = !j.remote || j.remote.type !== 'dir';
+        if (j.local.type === 'dir' && !ap.broken && (remoteEmpty || !opts.shallow)) more({ dir: j.path, remoteEmpty });
+      });
+    });
+  });
+}
+
+/** Work-queue with bounded parallelism where jobs may add jobs. */
+function pool<T>(initial: T[], limit: number, fn: (item: T, more: (t: T) => void) => Promise<void>): Promise<void> {
+  const queue = [...initial];
+  let active = 0;
+  let failed = false;
+  return new Promise<void>((resolve, reject) => {
+    const next = () => {
+      if (failed) return;
+      if (queue.length === 0 && active === 0) return resolve();
+      while (active < limit && queue.length) {
+        const item = queue.pop()!;
+        active++;
+        fn(item, (t) => queue.push(t)).then(
+          () => {
+            active--;
+            next();
+          },
+          (e) => {
+            failed = true;
+            reject(e);
+          },
+        );
+      }
+    };
+    next();
+  });
+}

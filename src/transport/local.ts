@@ -1,0 +1,347 @@
+// LocalRemote: the Remote interface over this host's own filesystem, with the SFTP implementation's
+// semantics (lstat only, whole-second mtimes, atomic temp+rename writes, nothing written outside the
+// root). Unit tests of the engine run against it, and the daemon reads its own root through it, so the
+// hot paths (lstat, readdir) cost one or two syscalls per entry.
+import { constants as C, type Stats } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { isAbsolute, posix } from 'node:path';
+import type { DirEntry, Entry } from '../core/types.js';
+import { UnsafePathError, ancestors, joinRel, parentOf, safeRel, underRoot } from '../core/paths.js';
+import { STATE_DIR, TMP_DIR, isReserved, tempName } from '../core/names.js';
+import { SourceChangedError, type PutOptions, type PutSource, type Remote } from './remote.js';
+
+/** lstat results in flight per readdir: enough to keep libuv's thread pool busy, bounded for huge dirs */
+const LSTAT_PARALLEL = 64;
+/** copy buffer: a whole small file in one read, big files in bounded chunks */
+const COPY_CHUNK = 1 << 20;
+
+export function entryOf(st: Stats, target?: string): Entry {
+  const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+  const e: Entry = { type, size: st.size, mtime: Math.floor(st.mtimeMs / 1000), mode: st.mode & 0o7777 };
+  if (target !== undefined) e.target = target;
+  return e;
+}
+
+/** lstat of an absolute path (never follows) → Entry, with the link target for symlinks; null when missing */
+export async function localEntry(abs: string): Promise<Entry | null> {
+  let st: Stats;
+  try {
+    st = await fs.lstat(abs);
+  } catch (err) {
+    if (isCode(err, 'ENOENT', 'ENOTDIR')) return null;
+    throw err;
+  }
+  if (!st.isSymbolicLink()) return entryOf(st);
+  try {
+    return entryOf(st, await fs.readlink(abs));
+  } catch (err) {
+    if (isCode(err, 'ENOENT', 'EINVAL')) return null; // replaced between lstat and readlink: report it gone, the next event re-reads it
+    throw err;
+  }
+}
+
+export class LocalRemote implements Remote {
+  readonly root: string;
+  private canonical?: Promise<string>;
+  private tmpDir?: Promise<string | null>;
+  private readonly checking = new Map<string, ReturnType<LocalRemote['checkDir']>>();
+
+  constructor(root: string, readonly name = 'local') {
+    if (!isAbsolute(root)) throw new Error(`LocalRemote root must be absolute: ${root}`);
+    this.root = root.length > 1 && root.endsWith('/') ? root.slice(0, -1) : root;
+  }
+
+  async lstat(path: string): Promise<Entry | null> {
+    const rel = safeRel(path);
+    // Both run at once: the ancestor check costs no extra latency in the common case.
+    const [entry, parent] = await Promise.all([localEntry(underRoot(this.root, rel)), this.dirState(parentOf(rel), path)]);
+    return parent === 'ok' ? entry : null;
+  }
+
+  async readdir(path: string): Promise<DirEntry[]> {
+    const rel = safeRel(path);
+    // the directory itself must not be a symlink either: readdir would list the link's target
+    if ((await this.dirState(rel, path)) === 'missing') return [];
+    const abs = underRoot(this.root, rel);
+    let names: string[];
+    try {
+      names = await fs.readdir(abs);
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return [];
+      throw err;
+    }
+    // Reserved names (.chain/, beside-target temps) are hidden from listings of replicated dirs so no
+    // walker can replicate them; listing inside .chain/ itself (the inbox) shows everything.
+    if (!isReserved(rel)) names = names.filter((n) => !isReserved(joinRel(rel, n)));
+    names.sort();
+    const entries = await mapLimit(names, LSTAT_PARALLEL, (n) => localEntry(posix.join(abs, n)));
+    const out: DirEntry[] = [];
+    names.forEach((name, i) => {
+      const entry = entries[i];
+      if (entry) out.push({ name, entry }); // vanished since readdir: not listed
+    });
+    return out;
+  }
+
+  async mkdirp(path: string, mode?: number): Promise<void> {
+    const rel = safeRel(path);
+    if (rel === '') return;
+    // common case first: it exists already (dirState throws if a symlink is on the way)
+    if ((await this.dirState(rel, path)) === 'ok' && (await localEntry(underRoot(this.root, rel)))?.type === 'dir') return;
+    for (const dir of [...ancestors(rel), rel]) {
+      const abs = underRoot(this.root, dir);
+      let e = await localEntry(abs);
+      if (!e) {
+        try {
+          await fs.mkdir(abs, 0o755);
+          if (dir === rel && mode !== undefined) await fs.chmod(abs, mode & 0o7777); // exact, whatever the umask
+          continue;
+        } catch (err) {
+          if (!isCode(err, 'EEXIST')) throw err;
+          e = await localEntry(abs); // lost a race with another creator: judge what is there now
+        }
+      }
+      if (e?.type === 'symlink') throw new UnsafePathError(path, `"${dir}" is a symlink; refusing to create directories through it`);
+      if (e?.type !== 'dir') throw fsError('ENOTDIR', `${this.where(dir)} is not a directory; cannot create ${this.where(rel)}`);
+    }
+  }
+
+  async put(path: string, src: PutSource, opts: PutOptions): Promise<void> {
+    const rel = this.target(path);
+    const srcFh = await openSource(src.localPath, rel);
+    try {
+      await this.replace(rel, async (tmp) => {
+        const out = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+        try {
+          const copied = await copyAll(srcFh, out, src.expect.size);
+          const st = await srcFh.stat();
+          // mutagen's ensureExpectedFile: send only the version that was planned, never a torn mix.
+          if (copied !== src.expect.size || !st.isFile() || st.size !== src.expect.size || Math.floor(st.mtimeMs / 1000) !== src.expect.mtime) {
+            throw new SourceChangedError(rel);
+          }
+          await out.chmod(opts.mode & 0o7777);
+          await out.utimes(opts.mtime, opts.mtime);
+        } finally {
+          await out.close();
+        }
+      });
+    } finally {
+      await srcFh.close();
+    }
+  }
+
+  async symlink(path: string, target: string): Promise<void> {
+    const rel = this.target(path);
+    await this.replace(rel, (tmp) => fs.symlink(target, tmp));
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const a = this.target(from);
+    const b = this.target(to);
+    await this.requireDir(parentOf(a), from);
+    await this.requireDir(parentOf(b), to);
+    await fs.rename(underRoot(this.root, a), underRoot(this.root, b));
+  }
+
+  async setattr(path: string, attrs: { mode?: number; mtime?: number }): Promise<void> {
+    const rel = safeRel(path);
+    await this.requireDir(parentOf(rel), path);
+    const abs = underRoot(this.root, rel);
+    const e = await localEntry(abs);
+    if (!e) throw fsError('ENOENT', `${this.where(rel)} does not exist`);
+    // chmod/utimes follow symlinks; links carry no attributes worth replicating, so never touch them.
+    if (e.type === 'symlink') throw new UnsafePathError(path, 'is a symlink; refusing to set attributes through it');
+    if (attrs.mode !== undefined) await fs.chmod(abs, attrs.mode & 0o7777);
+    if (attrs.mtime !== undefined) await fs.utimes(abs, attrs.mtime, attrs.mtime);
+  }
+
+  async remove(path: string): Promise<void> {
+    const rel = this.target(path);
+    if ((await this.dirState(parentOf(rel), path)) !== 'ok') return; // parent gone: so is the path
+    // fs.rm never follows links: a symlink is unlinked, a tree is removed bottom-up by lstat.
+    await fs.rm(underRoot(this.root, rel), { recursive: true, force: true });
+  }
+
+  async writeSmall(path: string, data: Buffer | string): Promise<void> {
+    const rel = this.target(path);
+    await this.mkdirp(parentOf(rel));
+    // beside the target: bookkeeping lives under .chain/, so there is no cross-device rename to fear
+    const tmp = posix.join(underRoot(this.root, parentOf(rel)), tempName());
+    try {
+      await fs.writeFile(tmp, data, { flag: C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode: 0o644 });
+      await fs.rename(tmp, underRoot(this.root, rel));
+    } catch (err) {
+      await unlinkQuiet(tmp);
+      throw err;
+    }
+  }
+
+  async readSmall(path: string): Promise<Buffer | null> {
+    const rel = safeRel(path);
+    if ((await this.dirState(parentOf(rel), path)) !== 'ok') return null;
+    try {
+      return await fs.readFile(underRoot(this.root, rel), { flag: C.O_RDONLY | C.O_NOFOLLOW });
+    } catch (err) {
+      if (isCode(err, 'ENOENT', 'ENOTDIR')) return null;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  /** a path that may be written: canonical, and never the root itself */
+  private target(path: string): string {
+    const rel = safeRel(path);
+    if (rel === '') throw new UnsafePathError(path, 'is the root itself');
+    return rel;
+  }
+
+  /** Creates the new version at a temp name (make), then renames it over rel. The temp goes under
+   *  <root>/.chain/tmp, or beside the target when that is unusable or on another filesystem (EXDEV). */
+  private async replace(rel: string, make: (tmpAbs: string) => Promise<void>): Promise<void> {
+    await this.requireDir(parentOf(rel), rel);
+    const dest = underRoot(this.root, rel);
+    const tmpDir = await this.ensureTmpDir();
+    if (tmpDir !== null) {
+      const tmp = posix.join(tmpDir, tempName());
+      try {
+        await make(tmp);
+        await this.requireDir(parentOf(rel), rel); // again: the parent may have become a symlink meanwhile
+        await fs.rename(tmp, dest);
+        return;
+      } catch (err) {
+        await unlinkQuiet(tmp);
+        if (isCode(err, 'ENOENT') && (await localEntry(tmpDir))?.type !== 'dir') {
+          this.tmpDir = undefined; // .chain/tmp was removed under us: recreate it next time, go beside now
+        } else if (!isCode(err, 'EXDEV')) {
+          throw err;
+        }
+      }
+    }
+    const tmp = posix.join(posix.dirname(dest), tempName());
+    try {
+      await make(tmp);
+      await fs.rename(tmp, dest);
+    } catch (err) {
+      await unlinkQuiet(tmp);
+      throw err;
+    }
+  }
+
+  /** <root>/.chain/tmp as an absolute path, created on first use and then remembered; null when it
+   *  cannot be a real directory inside the root (e.g. .chain is a symlink): writes go beside the target. */
+  private ensureTmpDir(): Promise<string | null> {
+    return (this.tmpDir ??= (async () => {
+      for (const dir of [STATE_DIR, TMP_DIR]) {
+        const abs = underRoot(this.root, dir);
+        try {
+          await fs.mkdir(abs, 0o700);
+        } catch (err) {
+          if (!isCode(err, 'EEXIST')) return null;
+        }
+        if ((await localEntry(abs))?.type !== 'dir') return null;
+      }
+      return underRoot(this.root, TMP_DIR);
+    })());
+  }
+
+  /** throws unless relDir exists inside the root with no symlink on the way */
+  private async requireDir(relDir: string, path: string): Promise<void> {
+    const state = await this.dirState(relDir, path);
+    if (state === 'missing') throw fsError('ENOENT', `${this.where(relDir)} does not exist (for ${path})`);
+    if (state === 'notdir') throw fsError('ENOTDIR', `${this.where(relDir)} is not a directory (for ${path})`);
+  }
+
+  /** Checks relDir with one realpath (glibc walks the components in C): it must resolve to exactly
+   *  itself under the canonical root, i.e. neither it nor an ancestor is a symlink, else UnsafePathError.
+   *  'ok' means it exists; whether it is a directory is left to the syscall that uses it (ENOTDIR). */
+  private async dirState(relDir: string, path: string): Promise<'ok' | 'missing' | 'notdir'> {
+    if (relDir === '') return 'ok';
+    // Requests in flight for the same directory share one check (a batch is many paths in few dirs);
+    // nothing is kept after it settles, so no answer is older than the request that receives it.
+    let p = this.checking.get(relDir);
+    if (!p) {
+      p = this.checkDir(relDir);
+      this.checking.set(relDir, p);
+      const forget = () => this.checking.delete(relDir);
+      p.then(forget, forget);
+    }
+    const state = await p;
+    if (state === 'symlink') throw new UnsafePathError(path, `"${relDir}" goes through a symlink`);
+    if (state === 'loop') throw new UnsafePathError(path, `"${relDir}" is a symlink loop`);
+    return state;
+  }
+
+  private async checkDir(relDir: string): Promise<'ok' | 'missing' | 'notdir' | 'symlink' | 'loop'> {
+    // remembered: the root is fixed for the life of the process; a failure is not remembered
+    const root = await (this.canonical ??= fs.realpath(this.root).catch((err: unknown) => {
+      this.canonical = undefined;
+      throw err;
+    }));
+    try {
+      return (await fs.realpath(underRoot(this.root, relDir))) === posix.join(root, relDir) ? 'ok' : 'symlink';
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return 'missing';
+      if (isCode(err, 'ENOTDIR')) return 'notdir';
+      if (isCode(err, 'ELOOP')) return 'loop';
+      throw err;
+    }
+  }
+
+  private where(rel: string): string {
+    return `${this.name}:${underRoot(this.root, rel)}`;
+  }
+}
+
+/** the source, opened without following a symlink; gone or replaced by a link = changed since planned */
+async function openSource(localPath: string, rel: string): Promise<FileHandle> {
+  try {
+    return await fs.open(localPath, C.O_RDONLY | C.O_NOFOLLOW);
+  } catch (err) {
+    if (isCode(err, 'ENOENT', 'ELOOP', 'ENOTDIR')) throw new SourceChangedError(rel);
+    throw err;
+  }
+}
+
+/** copies up to `size` bytes from the start of src; returns how many there were */
+async function copyAll(src: FileHandle, out: FileHandle, size: number): Promise<number> {
+  const buf = Buffer.allocUnsafe(Math.max(1, Math.min(size, COPY_CHUNK)));
+  let pos = 0;
+  while (pos < size) {
+    const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, size - pos), pos);
+    if (bytesRead === 0) break; // shrank: the caller's size check reports it
+    let off = 0;
+    while (off < bytesRead) off += (await out.write(buf, off, bytesRead - off)).bytesWritten;
+    pos += bytesRead;
+  }
+  return pos;
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+async function unlinkQuiet(abs: string): Promise<void> {
+  await fs.unlink(abs).catch(() => {});
+}
+
+function isCode(err: unknown, ...codes: string[]): boolean {
+  return typeof err === 'object' && err !== null && codes.includes((err as NodeJS.ErrnoException).code ?? '');
+}
+
+/** an error shaped like node's own fs errors, so one classifier handles both */
+function fsError(code: string, message: string): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(`${code}: ${message}`);
+  err.code = code;
+  return err;
+}

@@ -1,0 +1,156 @@
+// The push engine over the local-filesystem Remote: what a batch does to a target, table by table.
+import { test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, renameSync, symlinkSync, chmodSync, utimesSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { LocalRemote } from '../../src/transport/local.js';
+import { pushBatch, Applier } from '../../src/engine/push.js';
+import { syncTree } from '../../src/engine/treesync.js';
+import { LinkMemory } from '../../src/engine/memory.js';
+import { compileExclude } from '../../src/core/exclude.js';
+import { silentLogger } from '../../src/core/log.js';
+import type { PendingChange } from '../../src/core/types.js';
+import { diffSnapshots, snapshot } from '../support/tree.js';
+
+let dir: string;
+let a: string;
+let b: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'chain-push-'));
+  a = join(dir, 'a');
+  b = join(dir, 'b');
+  mkdirSync(a);
+  mkdirSync(b);
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const ctx = (memory = new LinkMemory(), exclude: string[] = []) => ({
+  source: new LocalRemote(a, 'a'),
+  target: new LocalRemote(b, 'b'),
+  exclude: compileExclude(exclude),
+  deleteEnabled: true,
+  memory,
+  log: silentLogger,
+});
+const ch = (path: string, kind: PendingChange['kind'] = 'change'): PendingChange => ({ path, kind, since: Date.now(), at: Date.now() });
+const same = () => assert.deepEqual(diffSnapshots(snapshot(a), snapshot(b)), []);
+
+test('new files, dirs and links arrive with mode and mtime; then a second push does nothing', async () => {
+  mkdirSync(join(a, 'd/e'), { recursive: true });
+  writeFileSync(join(a, 'd/e/f.txt'), 'hello');
+  chmodSync(join(a, 'd/e/f.txt'), 0o600);
+  utimesSync(join(a, 'd/e/f.txt'), 1_000_000, 1_000_000);
+  symlinkSync('e/f.txt', join(a, 'd/l'));
+  const m = new LinkMemory();
+  const r = await pushBatch(ctx(m), [ch('d'), ch('d/e'), ch('d/e/f.txt'), ch('d/l')]);
+  assert.deepEqual(r.failed, []);
+  same();
+  assert.equal(r.stats.files, 1);
+  assert.equal(r.stats.links, 1);
+  const again = await pushBatch(ctx(m), [ch('d/e/f.txt'), ch('d/l')]);
+  assert.equal(again.changed.length, 0);
+  const fresh = await pushBatch(ctx(), [ch('d/e/f.txt'), ch('d/l')]);
+  assert.equal(fresh.changed.length, 0, 'identical on the target: compare-before-copy skips');
+});
+
+test('a file moved inside one batch is renamed on the target, not sent again', async () => {
+  writeFileSync(join(a, 'x.bin'), 'x'.repeat(5000));
+  await pushBatch(ctx(), [ch('x.bin')]);
+  renameSync(join(a, 'x.bin'), join(a, 'y.bin'));
+  const inode = statSync(join(b, 'x.bin')).ino;
+  const r = await pushBatch(ctx(), [ch('x.bin', 'delete'), ch('y.bin')]);
+  assert.equal(r.stats.renamed, 1);
+  assert.equal(r.stats.files, 0);
+  assert.equal(statSync(join(b, 'y.bin')).ino, inode);
+  same();
+});
+
+test('a directory moved inside one batch is renamed on the target', async () => {
+  mkdirSync(join(a, 'album/sub'), { recursive: true });
+  for (let i = 0; i < 5; i++) writeFileSync(join(a, `album/p${i}.jpg`), `p${i}`);
+  await pushBatch(ctx(), [ch('album')]);
+  same();
+  renameSync(join(a, 'album'), join(a, 'album-2024'));
+  const r = await pushBatch(ctx(), [ch('album', 'delete'), ch('album-2024')]);
+  assert.equal(r.stats.renamed, 1);
+  assert.equal(r.stats.files, 0);
+  same();
+});
+
+test('deletes of files and trees; delete of an absent path is a no-op', async () => {
+  mkdirSync(join(a, 't/u'), { recursive: true });
+  writeFileSync(join(a, 't/u/v'), 'v');
+  writeFileSync(join(a, 'w'), 'w');
+  await pushBatch(ctx(), [ch('t'), ch('w')]);
+  rmSync(join(a, 't'), { recursive: true });
+  rmSync(join(a, 'w'));
+  const r = await pushBatch(ctx(), [ch('t', 'delete'), ch('t/u/v', 'delete'), ch('w', 'delete')]);
+  assert.equal(r.failed.length, 0);
+  same();
+  const again = await pushBatch(ctx(), [ch('w', 'delete')]);
+  assert.equal(again.changed.length, 0);
+});
+
+test('type changes: a dir where a file was, a file where a dir was', async () => {
+  writeFileSync(join(a, 'p'), 'file');
+  mkdirSync(join(a, 'q/r'), { recursive: true });
+  await pushBatch(ctx(), [ch('p'), ch('q')]);
+  rmSync(join(a, 'p'));
+  mkdirSync(join(a, 'p'));
+  writeFileSync(join(a, 'p/inner'), 'i');
+  rmSync(join(a, 'q'), { recursive: true });
+  writeFileSync(join(a, 'q'), 'now a file');
+  await pushBatch(ctx(), [ch('p'), ch('p/inner'), ch('q')]);
+  same();
+});
+
+test('excluded paths and .chain/ are never pushed', async () => {
+  writeFileSync(join(a, 'keep.jpg'), 'k');
+  writeFileSync(join(a, 'skip.tmp'), 's');
+  mkdirSync(join(a, '.chain/tmp'), { recursive: true });
+  writeFileSync(join(a, '.chain/tmp/x'), 'x');
+  await pushBatch(ctx(new LinkMemory(), ['*.tmp']), [ch('keep.jpg'), ch('skip.tmp'), ch('.chain/tmp/x')]);
+  assert.ok(existsSync(join(b, 'keep.jpg')));
+  assert.ok(!existsSync(join(b, 'skip.tmp')));
+  assert.ok(!existsSync(join(b, '.chain/tmp/x')));
+});
+
+test('a newer file on the target is not overwritten by an older local one', async () => {
+  writeFileSync(join(a, 'f'), 'old');
+  utimesSync(join(a, 'f'), 1000, 1000);
+  writeFileSync(join(b, 'f'), 'newer');
+  utimesSync(join(b, 'f'), 2000, 2000);
+  const r = await pushBatch(ctx(), [ch('f')]);
+  assert.equal(r.stats.files, 0);
+  assert.equal(statSync(join(b, 'f')).size, 5);
+});
+
+test('tree sync sends only what differs and never deletes', async () => {
+  for (let i = 0; i < 50; i++) {
+    mkdirSync(join(a, `s/${i % 5}`), { recursive: true });
+    writeFileSync(join(a, `s/${i % 5}/${i}`), `${i}`);
+  }
+  const ap = new Applier(ctx());
+  await syncTree(ap, '');
+  assert.equal(ap.stats.files, 50);
+  same();
+  writeFileSync(join(a, 's/0/0'), 'changed!');
+  writeFileSync(join(b, 'only-on-target'), 't');
+  const ap2 = new Applier(ctx());
+  await syncTree(ap2, '');
+  assert.equal(ap2.stats.files, 1);
+  assert.ok(existsSync(join(b, 'only-on-target')));
+});
+
+test('a rescan of the root compares its entries but never touches the root itself', async () => {
+  writeFileSync(join(a, 'lost-event.jpg'), 'no event was seen for me');
+  chmodSync(a, 0o700);
+  const r = await pushBatch(ctx(), [{ ...ch(''), tree: true }]);
+  assert.equal(r.stats.files, 1);
+  assert.ok(existsSync(join(b, 'lost-event.jpg')));
+  assert.equal(statSync(b).mode & 0o777, 0o755);
+  const gone = await pushBatch(ctx(), [ch('', 'delete')]);
+  assert.equal(gone.stats.removed, 0);
+  assert.ok(existsSync(b));
+});

@@ -1,0 +1,62 @@
+// Drives the real bin/chain (built into dist/ by `npm test`) as a user would.
+import { execa, type ResultPromise } from 'execa';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+export const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'chain');
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** run `chain ARGS`, never throwing on a non-zero exit */
+export async function chain(args: string[], opts: { env?: Record<string, string>; input?: string; timeout?: number } = {}): Promise<RunResult> {
+  const r = await execa(BIN, args, { reject: false, env: { NO_COLOR: '1', ...opts.env }, input: opts.input ?? '', timeout: opts.timeout ?? 60_000 });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+export interface Daemon {
+  proc: ResultPromise;
+  /** everything it logged so far */
+  log(): string;
+  /** resolves once a log line matches */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+/** start `chain watch` (or another long-running command) in the background */
+export function spawnChain(args: string[], opts: { env?: Record<string, string> } = {}): Daemon {
+  const proc = execa(BIN, args, { reject: false, env: { NO_COLOR: '1', ...opts.env }, stdin: 'ignore', buffer: false, all: true });
+  let out = '';
+  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  proc.all?.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (const w of [...waiters]) if (w.re.test(out)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
+  });
+  return {
+    proc,
+    log: () => out,
+    waitFor: (re, timeoutMs = 60_000) =>
+      new Promise<void>((resolve, reject) => {
+        if (re.test(out)) return resolve();
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} in:\n${out}`)), timeoutMs);
+        waiters.push({ re, resolve: () => (clearTimeout(t), resolve()) });
+        proc.then(() => {
+          if (!re.test(out)) {
+            clearTimeout(t);
+            reject(new Error(`process ended before ${re}:\n${out}`));
+          }
+        });
+      }),
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === undefined || proc.exitCode === null) proc.kill(signal);
+      const r = await proc;
+      return r.exitCode ?? -1;
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Limit } from '../../src/transport/limit.js';
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+test('never runs more than max at once, and runs everything in order of arrival', async () => {
+  const limit = new Limit(3);
+  let running = 0;
+  let peak = 0;
+  const started: number[] = [];
+  await Promise.all(
+    Array.from({ length: 50 }, (_, i) =>
+      limit.run(async () => {
+        started.push(i);
+        peak = Math.max(peak, ++running);
+        await tick();
+        running--;
+      }),
+    ),
+  );
+  assert.equal(peak, 3);
+  assert.deepEqual(started, Array.from({ length: 50 }, (_, i) => i));
+  assert.equal(limit.running, 0);
+  assert.equal(limit.waiting, 0);
+});
+
+test('a failing task gives its slot back', async () => {
+  const limit = new Limit(1);
+  await assert.rejects(limit.run(async () => Promise.reject(new Error('boom'))));
+  assert.equal(await limit.run(async () => 42), 42);
+});
+
+test('releasing twice is harmless', async () => {
+  const limit = new Limit(1);
+  const release = await limit.acquire();
+  release();
+  release();
+  assert.equal(limit.running, 0);
+  const r2 = await limit.acquire();
+  assert.equal(limit.running, 1);
+  r2();
+});
+
+test('a long queue drains (index-based FIFO compaction)', async () => {
+  const limit = new Limit(2);
+  let done = 0;
+  await Promise.all(Array.from({ length: 5000 }, () => limit.run(async () => void done++)));
+  assert.equal(done, 5000);
+});
+
+test('max below 1 is refused', () => {
+  assert.throws(() => new Limit(0), RangeError);
+});
