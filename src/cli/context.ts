@@ -50,6 +50,9 @@ export function sshTarget(config: Config, h: HostConfig): SshTarget {
     identity: h.identity,
     knownHosts: config.ssh.knownHosts,
     connectTimeoutMs: config.ssh.connectTimeout,
+    // keepalives are answered by sshd itself even while sftp-server is busy, so three missed ones
+    // mean the host is gone: a stopped or cut-off host is noticed after about connectTimeout
+    keepaliveMs: Math.min(15_000, Math.max(1000, Math.round(config.ssh.connectTimeout / 3))),
   };
 }
 

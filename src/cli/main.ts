@@ -9,6 +9,7 @@ import { initCommand } from './commands/init.js';
 import { checkCommand } from './commands/check.js';
 import { trustCommand } from './commands/trust.js';
 import { watchCommand } from './commands/watch.js';
+import { statusCommand } from './commands/status.js';
 import type { GlobalArgs } from './context.js';
 
 function report(err: unknown, verbose: boolean): ExitCode {
@@ -41,6 +42,7 @@ export async function main(args: string[]): Promise<ExitCode> {
     .command(checkCommand)
     .command(trustCommand)
     .command(watchCommand)
+    .command(statusCommand)
     .demandCommand(1, 'name a command (see chain --help)')
     .recommendCommands()
     .strict()

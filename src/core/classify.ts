@@ -14,6 +14,8 @@ export function classify(err: unknown): Verdict {
   const e = err as { retryable?: boolean; kind?: string; code?: unknown; name?: string; message?: string; level?: string } | null;
   if (!e || typeof e !== 'object') return 'again';
   if (e.name === 'UnsafePathError' || e.name === 'SourceChangedError') return 'path';
+  const v = (e as { verdict?: unknown }).verdict;
+  if (v === 'again' || v === 'die' || v === 'path') return v;
   if (typeof e.retryable === 'boolean' && typeof e.kind === 'string') return e.retryable ? 'again' : 'die';
   if (typeof e.code === 'number') {
     if (SFTP_LINK.has(e.code)) return 'again';

@@ -38,8 +38,10 @@ export interface PendingChange {
   since: number;
   /** ms since epoch of the last event (for deletes: when the delete was seen) */
   at: number;
-  /** compare the whole subtree, not just this entry (a directory whose events may have been lost) */
+  /** compare this directory's entries, not just the entry (its events may have been lost) */
   tree?: boolean;
+  /** with tree: compare the whole subtree, all the way down (a new neighbour, an unfinished compare) */
+  deep?: boolean;
 }
 
 /** One thing the engine must do on a target, decided by the pure planner. `replace` means the remote

@@ -1,178 +1,270 @@
 // `chain watch`: watch this host's root, batch what changed, push each batch to the successor.
-// On start (no history) the whole tree is compared with the successor and only differences are
-// sent. Paths the predecessor just wrote here (inbox) are forwarded at once. A stop signal lets the
-// batch in flight finish (or abandons it cleanly after a grace period) and returns 0.
+//   start:   subscribe first (nothing is missed), then catch up: with a watcher snapshot, queue the
+//            events since it (only those are sent); without one, compare the whole tree with the
+//            successor and send only differences. The journal replays what was waiting.
+//   run:     local events wait `interval`; paths the predecessor just wrote here (inbox) go at once.
+//   outage:  the successor's queue is kept on disk; after `bypass` a second link pushes to the next
+//            host so the rest of the ring converges; it is dropped when the successor is back.
+//   SIGHUP:  the ring is rebuilt from the config file (reload()).
+//   stop:    the batch in flight finishes (or is abandoned after a grace period), a snapshot is
+//            written, and run() resolves.
+import { existsSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from '../core/log.js';
 import type { Remote } from '../transport/remote.js';
-import type { ExcludeFn } from '../core/exclude.js';
-import type { PendingChange } from '../core/types.js';
-import { EXIT, type ExitCode } from '../core/exit-codes.js';
-import { ChangeQueue } from './queue.js';
-import { LinkMemory } from './memory.js';
-import { Link, type Connector } from './link.js';
-import { Applier, pushBatch, type PushStats } from './push.js';
-import { syncTree } from './treesync.js';
-import { clearInbox, drainInbox, sendManifest } from './inbox.js';
-import { watchTree, watchDir } from './watcher.js';
+import type { FsEvent, PendingChange } from '../core/types.js';
+import { compileExclude, type ExcludeFn } from '../core/exclude.js';
 import { INBOX_DIR } from '../core/names.js';
-import { join } from 'node:path';
+import { LinkRunner } from './runner.js';
+import type { Connector } from './link.js';
+import { clearInbox, drainInbox } from './inbox.js';
+import { eventsSince, watchDir, watchTree, writeSnapshot, type Watch } from './watcher.js';
+import type { DaemonStatus } from './status.js';
+import { sleep } from './backoff.js';
 
-export interface WatchOptions {
+/** What the daemon needs to know of the ring; re-read on reload. */
+export interface RingView {
+  configFile: string;
   self: string;
   root: string;
-  source: Remote;
-  targetName: string;
-  connect: Connector;
+  state: string;
+  ring: string[];
+  successor: string;
+  /** hosts to try, in order, when bypassing the successor (not self, not the successor) */
+  bypassCandidates: string[];
   intervalMs: number;
-  exclude: ExcludeFn;
+  bypassMs: number | false;
+  exclude: string[];
   deleteEnabled: boolean;
+}
+
+export interface DaemonOptions {
+  /** reads the config and resolves this host's place in the ring (throws ConfigError when bad) */
+  resolve: () => RingView;
+  connectTo: (host: string) => Connector;
+  source: (root: string, name: string) => Remote;
   log: Logger;
-  /** progress of the startup compare */
-  progress?: { start(text: string): void; update(text: string): void; stop(text: string): void };
-  /** paths per pushed batch (large bursts are split so the next hop starts early) */
-  batchSize?: number;
-  /** how long a stop waits for the batch in flight */
+  progress?: LinkRunnerProgress;
+  /** how often a watcher snapshot is written while running (default 5 min) */
+  snapshotEveryMs?: number;
   graceMs?: number;
+  gate?: (target: Remote, signal: AbortSignal) => Promise<void>;
 }
+type LinkRunnerProgress = { start(text: string): void; update(text: string): void; stop(text: string): void };
 
-export async function runWatch(o: WatchOptions, stop: AbortSignal): Promise<ExitCode> {
-  const queue = new ChangeQueue(o.intervalMs);
-  const memory = new LinkMemory();
-  const link = new Link(o.targetName, o.connect, o.log);
-  let fatal: Error | null = null;
-  const halt = new AbortController();
-  const onStop = () => {
-    o.log.info('stopping: finishing the batch in flight');
-    queue.flush();
-    halt.abort();
-  };
-  stop.addEventListener('abort', onStop, { once: true });
+export class WatchDaemon {
+  private view: RingView;
+  private exclude: ExcludeFn;
+  private successor!: LinkRunner;
+  private bypass: { runner: LinkRunner; halt: AbortController; done: Promise<void> } | null = null;
+  private linkHalt = new AbortController();
+  private watcher: Watch | null = null;
+  private inbox: Watch | null = null;
+  private readonly startedAt = Date.now();
+  private fatal: Error | null = null;
+  private nextView: RingView | null = null;
+  private stopping = false;
+  private readonly stopped = new AbortController();
 
-  const watcher = await watchTree(o.root, {
-    onEvents: (events) => queue.addEvents(events.filter((e) => !o.exclude(e.path))),
-    onError: (err) => {
-      fatal = err;
-      halt.abort();
-    },
-    // the watcher may have lost events in a large burst (inotify overflow): compare those directories
-    onRescan: (dirs) => {
-      const now = Date.now();
-      queue.addReady(dirs.filter((d) => !o.exclude(d)).map((path) => ({ path, kind: 'change' as const, since: now, at: now, tree: true })));
-    },
-  });
-  const pullInbox = async () => queue.addReady((await drainInbox(o.root)).filter((c) => !o.exclude(c.path)));
-  const inbox = await watchDir(join(o.root, INBOX_DIR), () => void pullInbox());
-
-  try {
-    const target = await link.get(halt.signal);
-    if (target && !halt.signal.aborted) {
-      await clearInbox(o.root);
-      await startupSync(o, target, memory, link, halt.signal);
-    }
-    o.log.info(`watching ${o.root}, pushing to ${o.targetName} (interval ${o.intervalMs}ms)`);
-    await pullInbox();
-    await pushLoop(o, queue, memory, link, halt.signal);
-  } catch (err) {
-    fatal = err as Error;
-  } finally {
-    stop.removeEventListener('abort', onStop);
-    await inbox.close().catch(() => {});
-    await watcher.close().catch(() => {});
-    await link.close();
-    queue.close();
+  constructor(private readonly o: DaemonOptions) {
+    this.view = o.resolve();
+    this.exclude = compileExclude(this.view.exclude);
   }
-  if (fatal) throw fatal;
-  return EXIT.OK;
-}
 
-async function startupSync(o: WatchOptions, target: Remote, memory: LinkMemory, link: Link, signal: AbortSignal): Promise<void> {
-  const started = Date.now();
-  let entries = 0;
-  const ap = new Applier({ source: o.source, target, exclude: o.exclude, deleteEnabled: false, memory, log: o.log });
-  const line = (s: PushStats) => `compared ${entries} entries with ${o.targetName}; sent ${s.files} files (${fmtBytes(s.bytes)}), ${s.dirs} dirs, ${s.links} links`;
-  o.progress?.start(`startup compare with ${o.targetName}`);
-  let last = 0;
-  ap.ctx.onProgress = (s) => {
-    if (Date.now() - last > 200) {
-      last = Date.now();
-      o.progress?.update(line(s));
-    }
-  };
-  await syncTree(ap, '', { onDir: (n) => (entries += n) });
-  o.progress?.stop(`${line(ap.stats)} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  if (ap.changed.length) await sendManifest(target, o.self, ap.changed).catch(() => {});
-  if (ap.linkError) {
-    if (ap.linkError.verdict === 'die') throw ap.linkError.error;
-    // the rest is compared again on the next start; events keep flowing meanwhile
-    await link.broken(ap.linkError.error, signal);
-  } else link.succeeded();
-}
+  private get snapshotFile(): string {
+    return join(this.view.state, 'snapshot');
+  }
 
-async function pushLoop(o: WatchOptions, queue: ChangeQueue, memory: LinkMemory, link: Link, signal: AbortSignal): Promise<void> {
-  const batchSize = o.batchSize ?? 1000;
-  let stopAt: number | null = null;
-  for (;;) {
-    if (signal.aborted) {
-      stopAt ??= Date.now() + (o.graceMs ?? 10_000);
-      if (queue.pending === 0 || Date.now() > stopAt) return;
-    } else {
-      await Promise.race([queue.whenReady(), abortPromise(signal)]);
-      if (signal.aborted) continue;
+  private makeRunner(target: string, role: 'successor' | 'bypass', journal: boolean): LinkRunner {
+    const v = this.view;
+    return new LinkRunner({
+      self: v.self,
+      target,
+      role,
+      source: this.o.source(v.root, v.self),
+      connect: this.o.connectTo(target),
+      intervalMs: v.intervalMs,
+      exclude: this.exclude,
+      deleteEnabled: v.deleteEnabled,
+      log: this.o.log,
+      journalFile: journal ? join(v.state, 'queue', `${target}.jsonl`) : undefined,
+      progress: this.o.progress,
+      gate: this.o.gate,
+    });
+  }
+
+  status(): DaemonStatus {
+    const links = [this.successor?.refresh(), this.bypass?.runner.refresh()].filter((l) => !!l);
+    if (this.bypass && links[0] && links[0].state === 'down') links[0].state = 'bypassed';
+    return {
+      host: this.view.self, pid: process.pid, command: 'watch', config: this.view.configFile, root: this.view.root,
+      ring: this.view.ring, startedAt: this.startedAt, updatedAt: Date.now(), links,
+    };
+  }
+
+  /** stop: finish the batch in flight, snapshot, close */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.o.log.info('stopping: finishing the batch in flight');
+    this.linkHalt.abort();
+    this.bypass?.halt.abort();
+  }
+
+  async run(): Promise<void> {
+    const v = this.view;
+    this.successor = this.makeRunner(v.successor, 'successor', true);
+    this.watcher = await watchTree(v.root, {
+      onEvents: (events) => this.onEvents(events),
+      onError: (err) => {
+        this.fatal ??= err;
+        this.stop();
+      },
+      // the watcher may have lost events in a large burst (inotify overflow): compare those directories
+      onRescan: (dirs) => {
+        const now = Date.now();
+        this.toAll(dirs.filter((d) => !this.exclude(d)).map((path) => ({ path, kind: 'change' as const, since: now, at: now, tree: true })));
+      },
+    });
+    this.inbox = await watchDir(join(v.root, INBOX_DIR), () => void this.pullInbox());
+    const ticker = setInterval(() => this.tick(), 1000);
+    const snapshots = setInterval(() => void this.snapshot(2000), this.o.snapshotEveryMs ?? 5 * 60_000);
+    try {
+      const haveHistory = existsSync(this.snapshotFile);
+      if (haveHistory) await this.catchUp();
+      await this.pullInbox();
+      if (!haveHistory && !this.stopping) {
+        await clearInbox(v.root);
+        await this.successor.startupSync(this.linkHalt.signal);
+        if (!this.stopping) await this.snapshot(0);
+      }
+      this.o.log.info(`watching ${v.root}, pushing to ${v.successor} (interval ${v.intervalMs}ms)`);
+      for (;;) {
+        await this.successor.run(this.linkHalt.signal, this.o.graceMs);
+        const next = this.nextView;
+        if (this.stopping || this.fatal || !next) break;
+        this.nextView = null;
+        await this.swap(next);
+      }
+    } catch (err) {
+      this.fatal ??= err as Error;
+    } finally {
+      clearInterval(ticker);
+      clearInterval(snapshots);
+      await this.stopBypass();
+      if (!this.fatal || this.stopping) await this.snapshot(0).catch((e) => this.o.log.warn(`could not write the watcher snapshot: ${(e as Error).message}`));
+      await this.inbox?.close().catch(() => {});
+      await this.watcher?.close().catch(() => {});
+      await this.successor.close();
+      this.stopped.abort();
     }
-    const batch = queue.take(batchSize);
-    if (batch.length === 0) {
-      if (signal.aborted) return;
-      continue;
-    }
-    const target = await link.get(signal);
-    if (!target) {
-      queue.addReady(batch);
+    if (this.fatal) throw this.fatal;
+  }
+
+  private onEvents(events: FsEvent[]): void {
+    const mine = events.filter((e) => !this.exclude(e.path));
+    if (!mine.length) return;
+    this.successor.queue.addEvents(mine);
+    this.bypass?.runner.queue.addEvents(mine);
+  }
+
+  private toAll(changes: PendingChange[]): void {
+    if (!changes.length) return;
+    this.successor.queue.addReady(changes);
+    this.bypass?.runner.queue.addReady(changes);
+  }
+
+  private async pullInbox(): Promise<void> {
+    this.toAll((await drainInbox(this.view.root)).filter((c) => !this.exclude(c.path)));
+  }
+
+  /** changes made while the daemon was down, from the last snapshot: only those are sent */
+  private async catchUp(): Promise<void> {
+    const t0 = Date.now();
+    const events = await eventsSince(this.view.root, this.snapshotFile, this.exclude);
+    if (!events) return;
+    const changes = events.map((e) => ({ path: e.path, kind: e.kind === 'delete' ? ('delete' as const) : ('change' as const), since: e.at, at: e.at }));
+    this.successor.queue.addReady(changes);
+    this.o.log.info(`catching up: ${changes.length} change${changes.length === 1 ? '' : 's'} since the last run (${Date.now() - t0}ms)`);
+  }
+
+  /**
+   * Write the watcher snapshot. It becomes the catch-up point only after `settleMs`, when every
+   * event that happened before it has surely been delivered and journaled.
+   */
+  private async snapshot(settleMs: number): Promise<void> {
+    const tmp = `${this.snapshotFile}.new`;
+    await writeSnapshot(this.view.root, tmp);
+    if (settleMs) await sleep(settleMs, this.stopped.signal);
+    if (existsSync(tmp)) renameSync(tmp, this.snapshotFile);
+  }
+
+  /** once a second: start or end the bypass */
+  private tick(): void {
+    const v = this.view;
+    const succ = this.successor.link;
+    if (this.bypass && succ.up) {
+      this.o.log.info(`${v.successor} is back: ending the bypass through ${this.bypass.runner.o.target}`);
+      void this.stopBypass();
       return;
     }
-    const t0 = Date.now();
-    const res = await pushBatch({ source: o.source, target, exclude: o.exclude, deleteEnabled: o.deleteEnabled, memory, log: o.log }, batch);
-    if (res.changed.length) {
-      await sendManifest(target, o.self, res.changed).catch((e) => o.log.debug(`inbox manifest not written: ${(e as Error).message}`));
-      o.log.info(summary(o.targetName, res.stats, Date.now() - t0), { host: o.targetName, ...res.stats });
+    if (this.bypass || this.stopping || v.bypassMs === false || succ.up || succ.downSince === null) return;
+    if (Date.now() - succ.downSince < v.bypassMs) return;
+    const target = v.bypassCandidates[0];
+    if (!target) return;
+    const runner = this.makeRunner(target, 'bypass', false);
+    const seeded = this.successor.queue.snapshot();
+    runner.queue.addReady(seeded);
+    this.o.log.warn(
+      `${v.successor} unreachable for ${Math.round((Date.now() - succ.downSince) / 1000)}s: bypassing it, pushing to ${target}; ${seeded.length} pending change(s) for ${v.successor} are kept until it returns`,
+    );
+    const halt = new AbortController();
+    const done = runner.run(halt.signal, 0).catch((err) => this.o.log.error(`bypass link to ${target} failed: ${(err as Error).message}`));
+    this.bypass = { runner, halt, done };
+  }
+
+  private async stopBypass(): Promise<void> {
+    const b = this.bypass;
+    if (!b) return;
+    this.bypass = null;
+    b.halt.abort();
+    await b.done;
+    await b.runner.close();
+  }
+
+  /** SIGHUP: rebuild the ring from the config file; on a bad config keep the running one */
+  reload(): void {
+    let next: RingView;
+    try {
+      next = this.o.resolve();
+    } catch (err) {
+      this.o.log.error(`reload failed, keeping the running config: ${(err as Error).message}`);
+      return;
     }
-    requeue(queue, res.retry);
-    if (res.linkError) {
-      if (res.linkError.verdict === 'die') throw res.linkError.error;
-      if (signal.aborted) return;
-      await link.broken(res.linkError.error, signal);
-    } else link.succeeded();
+    const prev = this.view;
+    if (next.root !== prev.root || next.self !== prev.self || next.state !== prev.state) {
+      this.o.log.error(`reload: root, host name or state dir changed (${prev.root} → ${next.root}); restart chain watch to apply that`);
+      return;
+    }
+    // the running link finishes its batch, then run() swaps in a link built from the new ring
+    this.nextView = next;
+    this.successor?.stopNow();
+  }
+
+  private async swap(next: RingView): Promise<void> {
+    const prev = this.view;
+    await this.stopBypass();
+    this.view = next;
+    this.exclude = compileExclude(next.exclude);
+    const old = this.successor;
+    const waiting = old.queue.snapshot();
+    await old.close({ destroyJournal: old.o.target !== next.successor });
+    this.successor = this.makeRunner(next.successor, 'successor', true);
+    this.successor.queue.addReady(waiting);
+    this.o.log.info(`reloaded ${next.configFile}: ring ${next.ring.join(' → ')} → ${next.ring[0]}; pushing to ${next.successor}`);
+    if (prev.successor !== next.successor) {
+      // a new neighbour may lack anything: compare the whole tree with it
+      this.successor.queue.addReady([{ path: '', kind: 'change', since: Date.now(), at: Date.now(), tree: true, deep: true }]);
+    }
   }
 }
-
-function requeue(queue: ChangeQueue, retry: PendingChange[]): void {
-  if (retry.length) queue.addReady(retry);
-}
-
-function abortPromise(signal: AbortSignal): Promise<void> {
-  return new Promise((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
-}
-
-function summary(host: string, s: PushStats, ms: number): string {
-  const parts = [
-    s.files && `${s.files} file${s.files === 1 ? '' : 's'} (${fmtBytes(s.bytes)})`,
-    s.dirs && `${s.dirs} dir${s.dirs === 1 ? '' : 's'}`,
-    s.links && `${s.links} link${s.links === 1 ? '' : 's'}`,
-    s.renamed && `${s.renamed} moved`,
-    s.removed && `${s.removed} removed`,
-    s.attrs && `${s.attrs} attrs`,
-  ].filter(Boolean);
-  return `pushed ${parts.join(', ')} to ${host} in ${(ms / 1000).toFixed(2)}s`;
-}
-
-export function fmtBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const u = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < u.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${u[i]}`;
-}
-

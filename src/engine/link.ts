@@ -13,6 +13,8 @@ export class Link {
   up = false;
   lastError: string | null = null;
   lastSuccess: number | null = null;
+  /** since when the target has been unreachable; null while up (or never tried) */
+  downSince: number | null = null;
 
   constructor(
     readonly targetName: string,
@@ -31,6 +33,7 @@ export class Link {
         this.remote = await this.connector();
         if (!this.up) this.log.info(`connected to ${this.targetName}`, { host: this.targetName });
         this.up = true;
+        this.downSince = null;
         this.backoff.reset();
       } catch (err) {
         if (classify(err) === 'die') throw err;
@@ -54,8 +57,9 @@ export class Link {
     await sleep(wait, signal);
   }
 
-  private markDown(err: Error): void {
+  private markDown(err: Error, since = Date.now()): void {
     this.up = false;
+    this.downSince ??= since;
     this.lastError = err.message;
   }
 

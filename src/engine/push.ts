@@ -259,7 +259,7 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
   for (const p of trees) {
     if (ap.broken) break;
     if (insideTree(p.change.path)) continue;
-    const shallow = p.action.op !== 'mkdir' && p.action.op !== 'rename';
+    const shallow = p.action.op !== 'mkdir' && p.action.op !== 'rename' && !p.change.deep;
     await ap.guard(p.change.path, p.change, () => syncTree(ap, p.change.path, { remoteEmpty: p.action.op === 'mkdir' && !p.remote, shallow }));
   }
   return ap.result();

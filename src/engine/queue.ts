@@ -2,9 +2,11 @@
 // its first event (a batch never waits longer); paths that arrived from the predecessor (its inbox
 // manifest) and retries skip the window, so a change crossing the ring pays the interval once,
 // on the host where it was made, and each further hop forwards it at once.
-// Ready paths drain in order of first change. (In memory here; the durable journal wraps this.)
+// Ready paths drain in order of first change. With a journal, every change is on disk before
+// addEvents/addReady return, and leaves it only when settle() says it was delivered.
 import type { FsEvent, PendingChange } from '../core/types.js';
 import { coalesce, type Pending } from '../core/coalesce.js';
+import type { Journal } from './journal.js';
 
 export class ChangeQueue {
   private window = new Map<string, Pending>();
@@ -12,20 +14,44 @@ export class ChangeQueue {
   private readonly ready = new Map<string, PendingChange>();
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly intervalMs: number) {}
+  constructor(
+    private readonly intervalMs: number,
+    private readonly journal?: Journal,
+  ) {
+    // what was waiting when the process stopped goes first
+    if (journal) for (const c of journal.pending()) this.merge(c);
+  }
 
   /** local watcher events: they wait for the window */
   addEvents(events: FsEvent[]): void {
     if (events.length === 0) return;
+    this.journal?.add(events.map((e) => ({ path: e.path, kind: e.kind === 'delete' ? 'delete' : 'change', since: e.at, at: e.at })));
     coalesce(this.window, events);
+    // created and deleted inside the window: nothing to send, nothing to keep on disk
+    if (this.journal) this.settle(events.map((e) => e.path));
     if (this.window.size === 0) return;
     if (!this.timer) this.timer = setTimeout(() => this.flush(), this.intervalMs);
   }
 
   /** changes that should go at once (forwarded arrivals, retries) */
   addReady(changes: Iterable<PendingChange>): void {
-    for (const c of changes) this.merge(c);
+    const list = [...changes];
+    this.journal?.add(list);
+    for (const c of list) this.merge(c);
     this.wake();
+  }
+
+  /** paths that were delivered: forget them on disk unless they changed again meanwhile */
+  settle(paths: Iterable<string>): void {
+    if (!this.journal) return;
+    const done: string[] = [];
+    for (const p of paths) if (!this.window.has(p) && !this.ready.has(p)) done.push(p);
+    this.journal.done(done);
+  }
+
+  /** everything waiting (window and ready), e.g. to seed a bypass link */
+  snapshot(): PendingChange[] {
+    return [...this.ready.values(), ...this.window.values()].map((c) => ({ path: c.path, kind: c.kind, since: c.since, at: c.at, ...(c.tree ? { tree: true } : {}), ...(c.deep ? { deep: true } : {}) }));
   }
 
   /** close the window now (also used on shutdown) */
@@ -45,6 +71,7 @@ export class ChangeQueue {
       prev.at = Math.max(prev.at, c.at);
       prev.since = Math.min(prev.since, c.since);
       if (c.tree) prev.tree = true;
+      if (c.deep) prev.deep = true;
     } else {
       this.ready.set(c.path, { ...c });
     }
@@ -86,6 +113,7 @@ export class ChangeQueue {
   }
 
   close(): void {
+    this.journal?.close();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const w = this.waiters;

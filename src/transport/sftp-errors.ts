@@ -26,18 +26,24 @@ export type SftpErrorKind =
   | 'refused'
   | 'other';
 
-const RETRYABLE: Record<SftpErrorKind, boolean> = {
-  'connection-lost': true,
-  // a path that vanished or a failure (disk full, a race with another writer) may be gone next time
-  'no-such-file': true,
-  failure: true,
-  other: true,
-  'permission-denied': false,
-  unsupported: false,
-  'not-a-directory': false,
-  'symlink-in-path': false,
-  'root-missing': false,
-  refused: false,
+/**
+ * How the engine should react. 'again': the link cannot work right now (connection gone, root
+ * missing, e.g. an unmounted disk); keep the queue and retry later. 'path': only this path failed
+ * (permission denied, a directory in the way, a symlink in the path); the rest of the batch goes on.
+ */
+export type SftpVerdict = 'again' | 'path';
+
+const VERDICT: Record<SftpErrorKind, SftpVerdict> = {
+  'connection-lost': 'again',
+  'root-missing': 'again',
+  'no-such-file': 'path',
+  'permission-denied': 'path',
+  failure: 'path',
+  unsupported: 'path',
+  'not-a-directory': 'path',
+  'symlink-in-path': 'path',
+  refused: 'path',
+  other: 'path',
 };
 
 const HINTS: Partial<Record<SftpErrorKind, string>> = {
@@ -49,7 +55,13 @@ const HINTS: Partial<Record<SftpErrorKind, string>> = {
 
 export class SftpError extends ChainError {
   readonly kind: SftpErrorKind;
-  readonly retryable: boolean;
+  readonly verdict: SftpVerdict;
+  /**
+   * true for link-level trouble ('again'); absent when only this path failed. core/classify.ts
+   * reads {kind, retryable} as again/die, so a path-level error must not carry it and falls through
+   * to the classifier's SFTP status-code rule ("path") instead.
+   */
+  readonly retryable?: true;
   readonly host: string;
   /** the absolute path on the host */
   readonly path: string;
@@ -59,10 +71,12 @@ export class SftpError extends ChainError {
     super(message, { cause: opts.cause, hint: HINTS[kind] });
     this.name = 'SftpError';
     this.kind = kind;
-    this.retryable = RETRYABLE[kind];
+    this.verdict = VERDICT[kind];
+    if (this.verdict === 'again') this.retryable = true;
     this.host = host;
     this.path = path;
-    this.code = opts.code;
+    // a lost connection reads as SFTP's CONNECTION_LOST whatever ssh2 said, for code-based checks
+    this.code = opts.code ?? (kind === 'connection-lost' ? SFTP_STATUS.CONNECTION_LOST : undefined);
   }
 }
 

@@ -1,27 +1,24 @@
 // The Remote interface over SFTP: one host's root, reached through a verified SSH session.
 // It owns the root rules: every path is checked (core/paths.ts), nothing is written through a
-// symlinked or missing-then-replaced directory (each ancestor is lstat'ed and the verdict cached
-// briefly), and every write is atomic (temp file + posix-rename). Many calls may run at once:
-// requests are pipelined on the channel, bounded by the limits in sftp-channel.ts.
+// symlinked directory (dir-guard.ts), and every write is atomic (temp file + posix-rename).
+// Many calls may run at once: requests are pipelined on the channel, bounded by the limits in
+// sftp-channel.ts.
 import { posix } from 'node:path';
 import type { Stats } from 'ssh2';
 import type { Entry, DirEntry, EntryType } from '../core/types.js';
-import { safeRel, ancestors, parentOf, joinRel } from '../core/paths.js';
+import { safeRel, parentOf, joinRel } from '../core/paths.js';
 import { TMP_DIR, tempName } from '../core/names.js';
 import type { Remote, PutSource, PutOptions } from './remote.js';
 import type { SshSession } from './ssh.js';
 import { SftpChannel, type ChannelOptions } from './sftp-channel.js';
 import { SftpError, SFTP_STATUS } from './sftp-errors.js';
+import { DirGuard, isNoSuchFile } from './dir-guard.js';
 import { sendContent, localContent, bufferContent, type Content } from './sftp-put.js';
 
 export { SftpError, type SftpErrorKind } from './sftp-errors.js';
 
-/** How long a directory verified as real (not a symlink) is trusted without a fresh lstat. */
-const VERIFIED_TTL_MS = 30_000;
 /** temp files older than this in .chain/tmp are leftovers of a crash; removed on first use */
 const STALE_TEMP_S = 24 * 3600;
-
-type DirState = 'dir' | 'missing' | 'notdir';
 
 const S_IFMT = 0o170000;
 function typeOf(mode: number): EntryType {
@@ -56,12 +53,7 @@ export async function openSftpRemote(session: SshSession, name: string, root: st
 
 export class SftpRemote implements Remote {
   readonly root: string;
-  // rel dir → when it was last seen to be a real directory (it and all its ancestors)
-  private readonly verified = new Map<string, number>();
-  // bumped by invalidate(), so a check that started before a removal cannot re-cache what it saw
-  private epoch = 0;
-  private readonly checking = new Map<string, Promise<DirState>>();
-  private readonly making = new Map<string, Promise<void>>();
+  private readonly dirs: DirGuard;
   // parent dirs where renaming out of .chain/tmp failed (another filesystem): write beside instead
   private readonly besideDirs = new Set<string>();
   private tmpReady: Promise<void> | undefined;
@@ -74,6 +66,7 @@ export class SftpRemote implements Remote {
   ) {
     if (!root.startsWith('/')) throw new Error(`root must be absolute: ${root}`);
     this.root = root.length > 1 ? root.replace(/\/+$/, '') : root;
+    this.dirs = new DirGuard(ch, name, this.root);
   }
 
   private abs(rel: string): string {
@@ -91,103 +84,16 @@ export class SftpRemote implements Remote {
     return rel;
   }
 
-  // ---- directory guard -------------------------------------------------------------------
-
-  /** Is rel (and each ancestor) a real directory? Otherwise the outermost component that is not. */
-  private async dirState(rel: string): Promise<{ state: DirState; at: string }> {
-    const now = Date.now();
-    const epoch = this.epoch;
-    const comps = rel === '' ? [''] : ['', ...ancestors(rel), rel];
-    const todo = comps.filter((c) => (this.verified.get(c) ?? -Infinity) + VERIFIED_TTL_MS < now);
-    if (todo.length === 0) return { state: 'dir', at: rel };
-    // all components at once: a deep new path costs one round trip, not one per level
-    const states = await Promise.all(todo.map((c) => this.checkOne(c)));
-    for (let i = 0; i < todo.length; i++) if (states[i] !== 'dir') return { state: states[i], at: todo[i] };
-    // cached only when the whole chain is real: a lookup through a symlink proves nothing
-    if (epoch === this.epoch) for (const c of todo) this.verified.set(c, now);
-    return { state: 'dir', at: rel };
-  }
-
-  private checkOne(rel: string): Promise<DirState> {
-    let p = this.checking.get(rel);
-    if (!p) {
-      p = (async (): Promise<DirState> => {
-        try {
-          // the root itself may be a symlink the admin chose (e.g. /var/www → /data/www); below it, never
-          const st = rel === '' ? await this.ch.stat(this.root) : await this.ch.lstat(this.abs(rel));
-          return st.isDirectory() ? 'dir' : 'notdir';
-        } catch (err) {
-          if (err instanceof SftpError && err.code === SFTP_STATUS.NO_SUCH_FILE) return 'missing';
-          throw err;
-        }
-      })().finally(() => this.checking.delete(rel));
-      this.checking.set(rel, p);
-    }
-    return p;
-  }
-
-  /** forget verdicts for rel and everything under it (it is being removed or renamed) */
-  private invalidate(rel: string): void {
-    this.epoch++;
-    if (rel === '') return this.verified.clear();
-    const prefix = rel + '/';
-    for (const k of this.verified.keys()) if (k === rel || k.startsWith(prefix)) this.verified.delete(k);
-  }
-
-  private refuseNotDir(at: string, forPath: string): SftpError {
-    return this.err(
-      'symlink-in-path',
-      at,
-      `refusing to write ${this.abs(forPath)}: ${this.abs(at)} is a symlink or a file, not a directory, and chain never writes through it; ` +
-        `if it should be a directory, replace it on ${this.name}`,
-    );
-  }
-
-  /** Make sure rel is a real directory, creating missing components; never through a symlink. */
-  private async ensureDir(rel: string, mode?: number): Promise<void> {
-    const { state, at } = await this.dirState(rel);
-    if (state === 'dir') return;
-    if (state === 'notdir') throw this.refuseNotDir(at, rel);
-    if (at === '')
-      throw this.err('root-missing', '', `the root ${this.root} does not exist; create it (chain never creates a root: an empty one could spread a wipe around the ring)`);
-    const comps = [...ancestors(rel), rel];
-    for (const c of comps.slice(comps.indexOf(at))) await this.makeDir(c, c === rel ? mode : undefined);
-  }
-
-  private makeDir(rel: string, mode?: number): Promise<void> {
-    let p = this.making.get(rel);
-    if (!p) {
-      p = (async () => {
-        const abs = this.abs(rel);
-        try {
-          await this.ch.mkdir(abs, mode ?? 0o755);
-        } catch (err) {
-          // made meanwhile by a concurrent call or another writer: fine if it is a real directory
-          const st = await this.ch.lstatOrNull(abs);
-          if (!st) throw err;
-          if (!st.isDirectory()) throw this.refuseNotDir(rel, rel);
-          this.verified.set(rel, Date.now());
-          return;
-        }
-        // mkdir's mode passes through the server's umask; set it exactly when it was asked for
-        if (mode !== undefined) await this.ch.setstat(abs, { mode: mode & 0o7777 });
-        this.verified.set(rel, Date.now());
-      })().finally(() => this.making.delete(rel));
-      this.making.set(rel, p);
-    }
-    return p;
-  }
-
   // ---- reading ---------------------------------------------------------------------------
 
   async lstat(path: string): Promise<Entry | null> {
     const rel = safeRel(path);
     if (rel === '') {
-      const st = await this.checkOne('');
+      const st = await this.dirs.checkOne('');
       return st === 'missing' ? null : toEntry(await this.ch.stat(this.root));
     }
     // below a symlink or a file the path is not part of this tree
-    if ((await this.dirState(parentOf(rel))).state !== 'dir') return null;
+    if ((await this.dirs.state(parentOf(rel))).state !== 'dir') return null;
     const abs = this.abs(rel);
     const st = await this.ch.lstatOrNull(abs);
     if (!st) return null;
@@ -198,7 +104,7 @@ export class SftpRemote implements Remote {
 
   async readdir(path: string): Promise<DirEntry[]> {
     const rel = safeRel(path);
-    const { state, at } = await this.dirState(rel);
+    const { state, at } = await this.dirs.state(rel);
     if (state === 'missing' || (state === 'notdir' && at !== rel)) return [];
     if (state === 'notdir') throw this.err('not-a-directory', rel, `cannot list ${this.abs(rel)}: it is not a directory`);
     const raw = await this.list(rel);
@@ -248,7 +154,7 @@ export class SftpRemote implements Remote {
       try {
         handle = await this.ch.open(abs, 'r');
       } catch (err) {
-        if (err instanceof SftpError && err.code === SFTP_STATUS.NO_SUCH_FILE) return null;
+        if (isNoSuchFile(err)) return null;
         throw err;
       }
       try {
@@ -273,12 +179,12 @@ export class SftpRemote implements Remote {
   // ---- writing ---------------------------------------------------------------------------
 
   async mkdirp(path: string, mode?: number): Promise<void> {
-    await this.ensureDir(safeRel(path), mode);
+    await this.dirs.ensure(safeRel(path), mode);
   }
 
   async put(path: string, src: PutSource, opts: PutOptions): Promise<void> {
     const rel = this.target(path, 'replace');
-    await this.ensureDir(parentOf(rel));
+    await this.dirs.ensure(parentOf(rel));
     // the slot covers the local fd too: a burst of 100k puts must not open 100k local files
     await this.ch.files.run(async () => {
       const content = await localContent(src.localPath, src.expect, rel);
@@ -292,7 +198,7 @@ export class SftpRemote implements Remote {
 
   async writeSmall(path: string, data: Buffer | string): Promise<void> {
     const rel = this.target(path, 'replace');
-    await this.ensureDir(parentOf(rel));
+    await this.dirs.ensure(parentOf(rel));
     const content: Content = bufferContent(typeof data === 'string' ? Buffer.from(data) : data);
     const opts = { mode: 0o644, mtime: Math.floor(Date.now() / 1000) };
     await this.ch.files.run(() => this.atomically(rel, (tmp) => sendContent(this.ch, tmp, content, opts, rel)));
@@ -301,7 +207,7 @@ export class SftpRemote implements Remote {
   async symlink(path: string, target: string): Promise<void> {
     const rel = this.target(path, 'replace');
     if (target === '' || target.includes('\0')) throw this.err('refused', rel, `refusing to create ${this.abs(rel)}: bad symlink target ${JSON.stringify(target)}`);
-    await this.ensureDir(parentOf(rel));
+    await this.dirs.ensure(parentOf(rel));
     await this.atomically(rel, (tmp) => this.ch.symlink(target, tmp));
   }
 
@@ -312,30 +218,50 @@ export class SftpRemote implements Remote {
    */
   private async atomically(rel: string, write: (tmpAbs: string) => Promise<void>): Promise<void> {
     const parent = parentOf(rel);
-    const dest = this.abs(rel);
     if (!this.besideDirs.has(parent)) {
       await this.ensureTmpDir();
       const tmp = this.abs(joinRel(TMP_DIR, tempName()));
-      await this.writeTemp(tmp, write);
       try {
-        await this.ch.rename(tmp, dest);
+        await this.writeTemp(tmp, write);
+      } catch (err) {
+        if (!isNoSuchFile(err)) throw err;
+        // .chain/tmp vanished behind our back (cached as verified): make it again, once
+        this.dirs.forgetChain(TMP_DIR);
+        this.tmpReady = undefined;
+        await this.ensureTmpDir();
+        await this.writeTemp(tmp, write);
+      }
+      try {
+        await this.renameInto(tmp, rel);
         return;
       } catch (err) {
         await this.removeQuietly(tmp);
         if (!(err instanceof SftpError) || err.code !== SFTP_STATUS.FAILURE) throw err;
-        const st = await this.ch.lstatOrNull(dest);
-        if (st?.isDirectory()) throw this.err('refused', rel, `cannot replace ${dest}: a directory is in the way`);
+        const st = await this.ch.lstatOrNull(this.abs(rel));
+        if (st?.isDirectory()) throw this.err('refused', rel, `cannot replace ${this.abs(rel)}: a directory is in the way; remove it first`);
       }
     }
     const tmp = this.abs(joinRel(parent, tempName()));
     await this.writeTemp(tmp, write);
     try {
-      await this.ch.rename(tmp, dest);
+      await this.renameInto(tmp, rel);
     } catch (err) {
       await this.removeQuietly(tmp);
       throw err;
     }
     this.besideDirs.add(parent);
+  }
+
+  /** rename tmp over rel; if rel's directory vanished since it was verified, make it again, once */
+  private async renameInto(tmp: string, rel: string): Promise<void> {
+    try {
+      await this.ch.rename(tmp, this.abs(rel));
+    } catch (err) {
+      if (!isNoSuchFile(err)) throw err;
+      this.dirs.forgetChain(parentOf(rel));
+      await this.dirs.ensure(parentOf(rel));
+      await this.ch.rename(tmp, this.abs(rel));
+    }
   }
 
   private async writeTemp(tmp: string, write: (tmpAbs: string) => Promise<void>): Promise<void> {
@@ -354,7 +280,7 @@ export class SftpRemote implements Remote {
 
   private ensureTmpDir(): Promise<void> {
     this.tmpReady ??= (async () => {
-      await this.ensureDir(TMP_DIR, 0o700);
+      await this.dirs.ensure(TMP_DIR, 0o700);
       await this.removeStaleTemps();
     })().catch((err) => {
       this.tmpReady = undefined;
@@ -374,20 +300,20 @@ export class SftpRemote implements Remote {
   async rename(from: string, to: string): Promise<void> {
     const src = this.target(from, 'rename');
     const dst = this.target(to, 'replace');
-    const { state, at } = await this.dirState(parentOf(src));
-    if (state === 'notdir') throw this.refuseNotDir(at, src);
+    const { state, at } = await this.dirs.state(parentOf(src));
+    if (state === 'notdir') throw this.dirs.refuseNotDir(at, src);
     if (state === 'missing') throw this.err('no-such-file', src, `cannot rename ${this.abs(src)}: it does not exist`);
-    await this.ensureDir(parentOf(dst));
-    this.invalidate(src);
-    this.invalidate(dst);
+    await this.dirs.ensure(parentOf(dst));
+    this.dirs.invalidate(src);
+    this.dirs.invalidate(dst);
     await this.ch.rename(this.abs(src), this.abs(dst));
   }
 
   async setattr(path: string, attrs: { mode?: number; mtime?: number }): Promise<void> {
     const rel = safeRel(path);
-    const { state, at } = await this.dirState(parentOf(rel));
+    const { state, at } = await this.dirs.state(parentOf(rel));
     if (rel !== '' && state !== 'dir') {
-      if (state === 'notdir') throw this.refuseNotDir(at, rel);
+      if (state === 'notdir') throw this.dirs.refuseNotDir(at, rel);
       throw this.err('no-such-file', rel, `cannot set attributes of ${this.abs(rel)}: it does not exist`);
     }
     const abs = this.abs(rel);
@@ -409,12 +335,12 @@ export class SftpRemote implements Remote {
   async remove(path: string): Promise<void> {
     const rel = this.target(path, 'remove');
     // under a symlink or a file the path is not in this tree: nothing to remove
-    if ((await this.dirState(parentOf(rel))).state !== 'dir') return;
+    if ((await this.dirs.state(parentOf(rel))).state !== 'dir') return;
     const abs = this.abs(rel);
     const st = await this.ch.lstatOrNull(abs);
     if (!st) return;
     if (st.isDirectory()) {
-      this.invalidate(rel);
+      this.dirs.invalidate(rel);
       await this.removeTree(rel);
     } else {
       await this.unlinkIfThere(abs);
@@ -424,7 +350,7 @@ export class SftpRemote implements Remote {
   /** remove a directory and everything below; children in parallel, links never followed */
   private async removeTree(rel: string): Promise<void> {
     const entries = await this.list(rel).catch((err) => {
-      if (err instanceof SftpError && err.code === SFTP_STATUS.NO_SUCH_FILE) return [];
+      if (isNoSuchFile(err)) return [];
       throw err;
     });
     await Promise.all(
@@ -436,7 +362,7 @@ export class SftpRemote implements Remote {
     try {
       await this.ch.rmdir(this.abs(rel));
     } catch (err) {
-      if (!(err instanceof SftpError && err.code === SFTP_STATUS.NO_SUCH_FILE)) throw err;
+      if (!isNoSuchFile(err)) throw err;
     }
   }
 
@@ -444,7 +370,7 @@ export class SftpRemote implements Remote {
     try {
       await this.ch.unlink(abs);
     } catch (err) {
-      if (!(err instanceof SftpError && err.code === SFTP_STATUS.NO_SUCH_FILE)) throw err;
+      if (!isNoSuchFile(err)) throw err;
     }
   }
 

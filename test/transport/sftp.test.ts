@@ -27,6 +27,7 @@ import { SourceChangedError, type PutSource } from '../../src/transport/remote.j
 import { UnsafePathError } from '../../src/core/paths.js';
 import { BESIDE_TEMP_PREFIX } from '../../src/core/names.js';
 import type { Entry } from '../../src/core/types.js';
+import { classify } from '../../src/core/classify.js';
 
 let ring: Ring;
 let h: TestHost;
@@ -360,6 +361,41 @@ describe('SftpRemote', { timeout: 300_000 }, () => {
     assert.deepEqual(tempsLeft(), []);
   });
 
+  test('directories removed behind the cache are made again, not reported as failures', async () => {
+    const a = localFile('vanish/sub/a', 'A');
+    await remote.put('vanish/sub/a', a.src, a.opts);
+    rmSync(join(h.root, 'vanish'), { recursive: true }); // an admin on the host, not through chain
+    rmSync(join(h.root, '.chain/tmp'), { recursive: true });
+    await remote.put('vanish/sub/a', a.src, a.opts);
+    assert.equal(readFileSync(join(h.root, 'vanish/sub/a'), 'utf8'), 'A');
+    assert.deepEqual(tempsLeft(), []);
+  });
+
+  test('errors carry the verdict the engine acts on: one path, or the whole link', async () => {
+    symlinkSync(outside, join(h.root, 'verdict-link'));
+    const { src, opts } = localFile('verdict', 'v');
+    const pathErr = await remote.put('verdict-link/x', src, opts).catch((e: unknown) => e);
+    assert.ok(pathErr instanceof SftpError);
+    assert.equal(pathErr.verdict, 'path');
+    assert.equal(classify(pathErr), 'path', 'a symlink in one path must not stop the link');
+    const missing = await remote.setattr('verdict-missing', { mode: 0o600 }).catch((e: unknown) => e);
+    assert.equal(classify(missing), 'path');
+    // a root that is gone (an unmounted disk) stops the link until it is back, and loses nothing
+    const session = await connect({ name: h.name, address: h.address, port: h.port, user: ring.user, identity: ring.clientKey, knownHosts: ring.knownHosts, connectTimeoutMs: 5000 });
+    const noRoot = await openSftpRemote(session, h.name, join(ring.dir, 'no-such-root'));
+    try {
+      assert.equal(await noRoot.lstat(''), null);
+      assert.equal(await noRoot.lstat('a/b'), null);
+      assert.deepEqual(await noRoot.readdir(''), []);
+      const rootErr = await noRoot.put('a/b', src, opts).catch((e: unknown) => e);
+      assert.ok(rootErr instanceof SftpError && rootErr.kind === 'root-missing', String(rootErr));
+      assert.equal(classify(rootErr), 'again');
+      assert.equal(existsSync(join(ring.dir, 'no-such-root')), false, 'a root is never created');
+    } finally {
+      await noRoot.close();
+    }
+  });
+
   test('writeSmall and readSmall', async () => {
     await remote.writeSmall('.chain/inbox/m1.json', '{"a":1}');
     assert.equal((await remote.readSmall('.chain/inbox/m1.json'))?.toString(), '{"a":1}');
@@ -423,8 +459,8 @@ describe('SftpRemote', { timeout: 300_000 }, () => {
     ));
     await h.kill();
     const results = await Promise.all(puts);
-    for (const res of results) if (res !== 'ok') assert.ok(res instanceof SftpError && res.retryable, String(res));
-    await assert.rejects(r.lstat('drop'), (e: unknown) => e instanceof SftpError && e.kind === 'connection-lost');
+    for (const res of results) if (res !== 'ok') assert.ok(res instanceof SftpError && res.verdict === 'again' && classify(res) === 'again', String(res));
+    await assert.rejects(r.lstat('drop'), (e: unknown) => e instanceof SftpError && e.kind === 'connection-lost' && classify(e) === 'again');
     await r.close();
     await h.restart();
     remote = await (async () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { startHosts, freePort, generateKey, type Ring, type TestHost } from '../support/sshd.js';
 import { connect, probeHostKey, SshError, type SshTarget } from '../../src/transport/ssh.js';
 import { fingerprint } from '../../src/transport/known-hosts.js';
+import { classify } from '../../src/core/classify.js';
 
 let ring: Ring;
 let h: TestHost;
@@ -61,6 +62,7 @@ describe('ssh connect', { timeout: 120_000 }, () => {
     const err = await refused(target({ knownHosts: kh }));
     assert.equal(err.kind, 'host-key-unknown');
     assert.equal(err.retryable, false);
+    assert.equal(classify(err), 'die');
     assert.ok(err.message.includes(fingerprint(h.hostKeyBlob)), err.message);
     assert.ok(err.message.includes(`127.0.0.1:${h.port}`), err.message);
     assert.ok(err.message.includes(`run "chain trust ${h.name}" to review and record it`), err.message);
@@ -133,6 +135,7 @@ describe('ssh connect', { timeout: 120_000 }, () => {
     const err = await refused(target({ port: await freePort() }));
     assert.equal(err.kind, 'refused');
     assert.equal(err.retryable, true);
+    assert.equal(classify(err), 'again');
   });
 
   test('an unresolvable name is "dns", retryable', async () => {

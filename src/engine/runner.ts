@@ -1,0 +1,197 @@
+// One link's worker: its durable queue, its memory of what was pushed, its connection and its
+// status; the loop that takes batches off the queue and pushes them. The daemon owns one for the
+// successor and, while the successor is down past `bypass`, one for the next reachable host.
+import type { Remote } from '../transport/remote.js';
+import type { ExcludeFn } from '../core/exclude.js';
+import type { Logger } from '../core/log.js';
+import type { PendingChange } from '../core/types.js';
+import { ChangeQueue } from './queue.js';
+import { Journal } from './journal.js';
+import { LinkMemory } from './memory.js';
+import { Link, type Connector } from './link.js';
+import { Applier, pushBatch, type PushResult, type PushStats } from './push.js';
+import { syncTree } from './treesync.js';
+import { sendManifest } from './inbox.js';
+import { newLink, type LinkStatus } from './status.js';
+import { fmtBytes } from './format.js';
+
+export interface RunnerOptions {
+  self: string;
+  target: string;
+  role: LinkStatus['role'];
+  source: Remote;
+  connect: Connector;
+  intervalMs: number;
+  exclude: ExcludeFn;
+  deleteEnabled: boolean;
+  log: Logger;
+  /** journal file; none = in memory only */
+  journalFile?: string;
+  batchSize?: number;
+  /** per-path failures are tried again after this long */
+  retryFailedMs?: number;
+  /** before each batch: resolves when the target may be written (a repair lock pauses us) */
+  gate?: (target: Remote, signal: AbortSignal) => Promise<void>;
+  progress?: { start(text: string): void; update(text: string): void; stop(text: string): void };
+}
+
+export class LinkRunner {
+  readonly queue: ChangeQueue;
+  readonly memory = new LinkMemory();
+  readonly link: Link;
+  readonly status: LinkStatus;
+  private readonly journal?: Journal;
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private quit = false;
+
+  constructor(readonly o: RunnerOptions) {
+    this.journal = o.journalFile ? new Journal(o.journalFile) : undefined;
+    this.queue = new ChangeQueue(o.intervalMs, this.journal);
+    this.link = new Link(o.target, o.connect, o.log);
+    this.status = newLink(o.target, o.role);
+  }
+
+  /** refresh the status record from the queue and the link */
+  refresh(): LinkStatus {
+    const s = this.status;
+    s.pending = this.queue.pending;
+    s.oldestPendingAt = this.queue.oldest();
+    s.lastSuccessAt = this.link.lastSuccess;
+    s.lastError = this.link.lastError;
+    s.state = this.link.up ? 'up' : this.link.downSince !== null ? 'down' : 'connecting';
+    s.downSince = this.link.downSince;
+    return s;
+  }
+
+  /** compare the whole tree with the target and send what differs (first start without history) */
+  async startupSync(signal: AbortSignal): Promise<void> {
+    const target = await this.link.get(signal);
+    if (!target) return;
+    const started = Date.now();
+    let entries = 0;
+    const ap = new Applier({ source: this.o.source, target, exclude: this.o.exclude, deleteEnabled: false, memory: this.memory, log: this.o.log });
+    const line = (s: PushStats) => `compared ${entries} entries with ${this.o.target}; sent ${s.files} files (${fmtBytes(s.bytes)}), ${s.dirs} dirs, ${s.links} links`;
+    this.o.progress?.start(`startup compare with ${this.o.target}`);
+    let last = 0;
+    ap.ctx.onProgress = (s) => {
+      if (Date.now() - last > 200) {
+        last = Date.now();
+        this.o.progress?.update(line(s));
+      }
+    };
+    await syncTree(ap, '', { onDir: (n) => (entries += n) });
+    this.o.progress?.stop(`${line(ap.stats)} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    this.account(ap.result());
+    if (ap.changed.length) await sendManifest(target, this.o.self, ap.changed).catch(() => {});
+    if (ap.linkError) {
+      if (ap.linkError.verdict === 'die') throw ap.linkError.error;
+      // not finished: queue a rescan of the whole tree so the loop completes it once the link is back
+      this.queue.addReady([{ path: '', kind: 'change', since: started, at: started, tree: true, deep: true }]);
+      await this.link.broken(ap.linkError.error, signal);
+    } else this.link.succeeded();
+  }
+
+  /** push batches until the signal aborts and (then) the queue is empty or the grace period ends */
+  async run(signal: AbortSignal, graceMs = 10_000): Promise<void> {
+    const batchSize = this.o.batchSize ?? 1000;
+    let stopAt: number | null = null;
+    for (;;) {
+      if (this.quit) return;
+      if (signal.aborted) {
+        stopAt ??= Date.now() + graceMs;
+        if (this.queue.pending === 0 || Date.now() > stopAt || !this.link.up) return;
+        this.queue.flush();
+      } else {
+        await Promise.race([this.queue.whenReady(), aborted(signal)]);
+        if (signal.aborted || this.quit) continue;
+      }
+      const batch = this.queue.take(batchSize);
+      if (batch.length === 0) continue;
+      const target = await this.link.get(signal);
+      if (!target) {
+        this.queue.addReady(batch);
+        return;
+      }
+      if (this.o.gate) await this.o.gate(target, signal);
+      const t0 = Date.now();
+      const res = await pushBatch({ source: this.o.source, target, exclude: this.o.exclude, deleteEnabled: this.o.deleteEnabled, memory: this.memory, log: this.o.log }, batch);
+      if (res.changed.length) {
+        await sendManifest(target, this.o.self, res.changed).catch((e) => this.o.log.debug(`inbox manifest not written on ${this.o.target}: ${(e as Error).message}`));
+        this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
+      }
+      this.account(res);
+      this.settle(batch, res);
+      if (res.linkError) {
+        if (res.linkError.verdict === 'die') throw res.linkError.error;
+        if (signal.aborted) return;
+        await this.link.broken(res.linkError.error, signal);
+      } else this.link.succeeded();
+    }
+  }
+
+  /** leave run() after the batch in flight, keeping the queue (a reload hands it to a new runner) */
+  stopNow(): void {
+    this.quit = true;
+    this.queue.wake();
+  }
+
+  private account(res: PushResult): void {
+    this.status.filesPushed += res.stats.files;
+    this.status.bytesPushed += res.stats.bytes;
+    this.status.removed += res.stats.removed;
+    this.status.errors += res.failed.length + (res.linkError ? 1 : 0);
+    if (res.failed.length) {
+      const f = res.failed[res.failed.length - 1];
+      this.status.lastError = `${f.path}: ${f.error.message}`;
+      this.status.lastErrorAt = Date.now();
+    }
+    if (res.linkError) this.status.lastErrorAt = Date.now();
+  }
+
+  /** what left the queue for good; what goes back (now, or later for per-path failures) */
+  private settle(batch: PendingChange[], res: PushResult): void {
+    const again = new Set(res.retry.map((c) => c.path));
+    const failed = new Set(res.failed.map((f) => f.path));
+    if (res.retry.length) this.queue.addReady(res.retry);
+    for (const f of res.failed) {
+      const n = (this.failures.get(f.path) ?? 0) + 1;
+      this.failures.set(f.path, n);
+      const change = batch.find((c) => c.path === f.path) ?? { path: f.path, kind: 'change' as const, since: Date.now(), at: Date.now() };
+      // a path that fails on its own is tried again later, less and less often; it stays in the journal meanwhile
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        this.queue.addReady([change]);
+      }, Math.min(10 * 60_000, (this.o.retryFailedMs ?? 30_000) * 2 ** Math.min(n - 1, 5)));
+      t.unref();
+      this.timers.add(t);
+    }
+    const delivered = batch.filter((c) => !again.has(c.path) && !failed.has(c.path)).map((c) => c.path);
+    for (const p of delivered) this.failures.delete(p);
+    this.queue.settle(delivered);
+  }
+
+  async close(opts: { destroyJournal?: boolean } = {}): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.queue.close();
+    if (opts.destroyJournal) this.journal?.destroy();
+    await this.link.close();
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
+}
+
+export function summary(host: string, s: PushStats, ms: number): string {
+  const parts = [
+    s.files && `${s.files} file${s.files === 1 ? '' : 's'} (${fmtBytes(s.bytes)})`,
+    s.dirs && `${s.dirs} dir${s.dirs === 1 ? '' : 's'}`,
+    s.links && `${s.links} link${s.links === 1 ? '' : 's'}`,
+    s.renamed && `${s.renamed} moved`,
+    s.removed && `${s.removed} removed`,
+    s.attrs && `${s.attrs} attrs`,
+  ].filter(Boolean);
+  return `pushed ${parts.join(', ')} to ${host} in ${(ms / 1000).toFixed(2)}s`;
+}
