@@ -5,6 +5,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { promisify } from 'node:util';
+import { availableParallelism } from 'node:os';
 
 export const execFileP = promisify(execFile);
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -27,6 +28,8 @@ export class Proc {
   readonly pid: number;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly lines: string[] = [];
+  /** lines ever seen; lines[0] is line number total - lines.length */
+  private total = 0;
   private partial = '';
   private readonly waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
   private readonly log?: WriteStream;
@@ -72,6 +75,7 @@ export class Proc {
 
   private addLine(line: string): void {
     this.lines.push(line);
+    this.total++;
     if (this.lines.length > 5000) this.lines.splice(0, 1000);
     for (const w of [...this.waiters]) {
       const m = line.match(w.re);
@@ -84,6 +88,16 @@ export class Proc {
 
   get running(): boolean {
     return !this.done;
+  }
+
+  /** a mark for since() */
+  get lineCount(): number {
+    return this.total;
+  }
+
+  /** the lines output after mark (as far as they are still kept) */
+  since(mark: number): string[] {
+    return this.lines.slice(Math.max(0, mark - (this.total - this.lines.length)));
   }
 
   tail(n = 20): string {
@@ -241,11 +255,15 @@ export function reapedChildTicks(): number {
 /**
  * Wait until everything this benchmark started has been idle for `windows` consecutive windows:
  * together under `maxTicks` of CPU per window and no new process. Daemons batch for an interval
- * before they act, so first wait at least minMs.
+ * before they act, so first wait at least minMs. Also wait (up to foreignWaitMs) until processes
+ * this benchmark did not start use at most foreignShare of the machine, so a timed run does not
+ * start in the middle of somebody else's build.
  */
-export async function waitQuiet(opts: { minMs?: number; windowMs?: number; maxTicks?: number; windows?: number; timeoutMs?: number } = {}): Promise<number> {
+export async function waitQuiet(
+  opts: { minMs?: number; windowMs?: number; maxTicks?: number; windows?: number; timeoutMs?: number; foreignShare?: number; foreignWaitMs?: number } = {},
+): Promise<number> {
   const t0 = now();
-  const { minMs = 1500, windowMs = 500, maxTicks = 3, windows = 2, timeoutMs = 180_000 } = opts;
+  const { minMs = 1500, windowMs = 500, maxTicks = 3, windows = 2, timeoutMs = 180_000, foreignShare = 0.25, foreignWaitMs = 30_000 } = opts;
   await sleep(minMs);
   const me = process.pid;
   const sample = () => {
@@ -253,7 +271,9 @@ export async function waitQuiet(opts: { minMs?: number; windowMs?: number; maxTi
     return new Map(descendants(all, me, false).map((p) => [p, all.get(p)!.total]));
   };
   let prev = sample();
+  let prevLoad = loadSample();
   let quiet = 0;
+  const cpus = Math.max(1, availableParallelism());
   while (quiet < windows) {
     if (now() - t0 > timeoutMs) {
       process.stderr.write(`warning: processes still busy after ${timeoutMs / 1000}s; going on\n`);
@@ -261,6 +281,7 @@ export async function waitQuiet(opts: { minMs?: number; windowMs?: number; maxTi
     }
     await sleep(windowMs);
     const cur = sample();
+    const load = loadSample();
     let delta = 0;
     let fresh = false;
     for (const [pid, t] of cur) {
@@ -270,8 +291,11 @@ export async function waitQuiet(opts: { minMs?: number; windowMs?: number; maxTi
         delta += t;
       } else delta += t - before;
     }
-    quiet = delta <= maxTicks && !fresh ? quiet + 1 : 0;
+    const foreign = foreignLoad(prevLoad, load).foreign;
+    const othersBusy = foreign > foreignShare * cpus * (windowMs / 1000) && now() - t0 < minMs + foreignWaitMs;
+    quiet = delta <= maxTicks && !fresh && !othersBusy ? quiet + 1 : 0;
     prev = cur;
+    prevLoad = load;
   }
   return now() - t0;
 }
@@ -281,4 +305,25 @@ export function memOf(pid: number): { hwm: number; rss: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(s.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm'))?.[1] ?? NaN) * 1024;
   return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
+}
+
+/** busy and steal ticks of the whole machine (/proc/stat), and ticks used by this process and
+ *  everything under it: the difference between two samples is other people's load */
+export interface Load {
+  busy: number;
+  steal: number;
+  ours: number;
+}
+
+export function loadSample(): Load {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = cpu;
+  const all = readProcs();
+  const ours = descendants(all, process.pid).reduce((s, p) => s + (all.get(p)?.total ?? 0), 0);
+  return { busy: user + nice + system + irq + softirq, steal, ours };
+}
+
+/** CPU seconds other processes used between two samples, and the hypervisor's steal */
+export function foreignLoad(a: Load, b: Load): { foreign: number; steal: number } {
+  return { foreign: Math.max(0, b.busy - a.busy - (b.ours - a.ours)) * TICK_S, steal: (b.steal - a.steal) * TICK_S };
 }

@@ -20,8 +20,12 @@ interface CpuProfile {
 export interface ProfileSummary {
   totalMs: number;
   idleMs: number;
+  /** self time per module */
   byModule: [string, number][];
+  /** self time per function */
   byFunction: [string, number][];
+  /** inclusive time per function of chain's own code (dist/src) */
+  chainInclusive: [string, number][];
 }
 
 function moduleOf(url: string, fn: string): string {
@@ -37,13 +41,41 @@ function moduleOf(url: string, fn: string): string {
   return url.replace(/^file:\/\//, '');
 }
 
-/** self time per module and per function (sample-weighted), idle excluded */
-export function summariseProfile(file: string): ProfileSummary {
+/**
+ * Self time per module and per function (sample-weighted), idle excluded; with window (µs of
+ * CLOCK_MONOTONIC, as process.hrtime and V8's profile timestamps use) only samples inside it.
+ */
+export function summariseProfile(file: string, window?: [number, number]): ProfileSummary {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const self = new Map<number, number>();
+  const inclusive = new Map<string, number>();
+  const keyOf = (n: CpuNode) => {
+    const { functionName, url, lineNumber } = n.callFrame;
+    return `${functionName || '(anonymous)'} ${moduleOf(url, functionName)}${url ? ':' + (lineNumber + 1) : ''}`;
+  };
   if (p.samples && p.timeDeltas) {
-    for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
+    let t = p.startTime;
+    for (let i = 0; i < p.samples.length; i++) {
+      t += p.timeDeltas[i] ?? 0;
+      if (window && (t < window[0] || t > window[1])) continue;
+      const ms = (p.timeDeltas[i + 1] ?? p.timeDeltas[i] ?? 0) / 1000;
+      const id = p.samples[i];
+      self.set(id, (self.get(id) ?? 0) + ms);
+      const leaf = byId.get(id);
+      if (!leaf || leaf.callFrame.functionName === '(idle)') continue;
+      const seen = new Set<string>();
+      for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+        const n = byId.get(cur)!;
+        if (!n.callFrame.url.includes('/dist/src/')) continue;
+        const k = keyOf(n);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        inclusive.set(k, (inclusive.get(k) ?? 0) + ms);
+      }
+    }
   } else {
     const total = p.nodes.reduce((s, n) => s + (n.hitCount ?? 0), 0);
     const per = (p.endTime - p.startTime) / 1000 / Math.max(1, total);
@@ -56,7 +88,7 @@ export function summariseProfile(file: string): ProfileSummary {
   for (const [id, ms] of self) {
     const n = byId.get(id);
     if (!n) continue;
-    const { functionName, url, lineNumber } = n.callFrame;
+    const { functionName, url } = n.callFrame;
     if (functionName === '(idle)') {
       idle += ms;
       continue;
@@ -64,11 +96,11 @@ export function summariseProfile(file: string): ProfileSummary {
     total += ms;
     const mod = moduleOf(url, functionName);
     mods.set(mod, (mods.get(mod) ?? 0) + ms);
-    const key = `${functionName || '(anonymous)'} ${mod}${url ? ':' + (lineNumber + 1) : ''}`;
+    const key = keyOf(n);
     fns.set(key, (fns.get(key) ?? 0) + ms);
   }
   const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
-  return { totalMs: total, idleMs: idle, byModule: sorted(mods), byFunction: sorted(fns) };
+  return { totalMs: total, idleMs: idle, byModule: sorted(mods), byFunction: sorted(fns), chainInclusive: sorted(inclusive) };
 }
 
 /** Switch the harness's sftp-server wrapper of a host to another log level (new sessions only).

@@ -9,7 +9,10 @@ import { initCommand } from './commands/init.js';
 import { checkCommand } from './commands/check.js';
 import { trustCommand } from './commands/trust.js';
 import { watchCommand } from './commands/watch.js';
+import { pushCommand } from './commands/push.js';
+import { repairCommand } from './commands/repair.js';
 import { statusCommand } from './commands/status.js';
+import { completionCommand } from './commands/completion.js';
 import type { GlobalArgs } from './context.js';
 
 function report(err: unknown, verbose: boolean): ExitCode {
@@ -42,7 +45,10 @@ export async function main(args: string[]): Promise<ExitCode> {
     .command(checkCommand)
     .command(trustCommand)
     .command(watchCommand)
+    .command(pushCommand)
+    .command(repairCommand)
     .command(statusCommand)
+    .command(completionCommand)
     .demandCommand(1, 'name a command (see chain --help)')
     .recommendCommands()
     .strict()

@@ -35,3 +35,29 @@ export function describe(e: Entry | null): string {
   if (e.type === 'dir') return `dir ${e.mode.toString(8)}`;
   return `${e.type} ${e.size}B mtime=${e.mtime} mode=${e.mode.toString(8)}`;
 }
+
+/** An entry (or null: none) as compact JSON, for the inbox manifests and link memory files:
+ *  ["f"|"d"|"l"|"o", size, mtime, mode, target?], or 0 for null. */
+export type PackedEntry = 0 | [string, number, number, number, string?];
+
+const CODE: Record<Entry['type'], string> = { file: 'f', dir: 'd', symlink: 'l', other: 'o' };
+const TYPE: Record<string, Entry['type']> = { f: 'file', d: 'dir', l: 'symlink', o: 'other' };
+
+export function packEntry(e: Entry | null): PackedEntry {
+  if (!e) return 0;
+  const p: PackedEntry = [CODE[e.type], e.size, e.mtime, e.mode];
+  if (e.target !== undefined) p.push(e.target);
+  return p;
+}
+
+/** the entry packed by packEntry; undefined when p is not one */
+export function unpackEntry(p: unknown): Entry | null | undefined {
+  if (p === 0) return null;
+  if (!Array.isArray(p)) return undefined;
+  const [t, size, mtime, mode, target] = p as unknown[];
+  const type = TYPE[t as string];
+  if (!type || typeof size !== 'number' || typeof mtime !== 'number' || typeof mode !== 'number') return undefined;
+  const e: Entry = { type, size, mtime, mode };
+  if (typeof target === 'string') e.target = target;
+  return e;
+}

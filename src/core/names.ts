@@ -5,6 +5,8 @@ export const STATE_DIR = '.chain';
 export const TMP_DIR = '.chain/tmp';
 /** manifests a predecessor leaves for this host: "I just wrote these paths" (see engine/inbox.ts) */
 export const INBOX_DIR = '.chain/inbox';
+/** what pushers replaced or removed here, by day: <root>/.chain/trash/<YYYY-MM-DD>/<path> (core/trash.ts) */
+export const TRASH_DIR = '.chain/trash';
 /** fallback temp names beside the target, when .chain/tmp is on another filesystem */
 export const BESIDE_TEMP_PREFIX = '.chain-tmp-';
 

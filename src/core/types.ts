@@ -42,18 +42,26 @@ export interface PendingChange {
   tree?: boolean;
   /** with tree: compare the whole subtree, all the way down (a new neighbour, an unfinished compare) */
   deep?: boolean;
+  /** the predecessor says so (its inbox manifest): it wrote this here, or found our version winning
+   *  over its own. Such a path is compared with the target even if this link pushed exactly this
+   *  before. entry: the version it said is here (null: none; absent: not said); hops: how many more
+   *  hosts it must visit even where nothing differs (see engine/push.ts) */
+  arrived?: { entry?: Entry | null; hops: number };
 }
 
 /** One thing the engine must do on a target, decided by the pure planner. `replace` means the remote
  *  holds another kind of entry there (e.g. a directory where a file goes) that must be removed first,
- *  because rename cannot replace a directory with a file or make a directory over a file. */
+ *  because rename cannot replace a directory with a file or make a directory over a file.
+ *  `keepAs` (conflicts: keep) is where the target's losing version is kept, beside it, before it is
+ *  replaced or removed (see core/conflict.ts). Skip reasons 'remote-newer' and 'remote-changed' mean
+ *  the target's version wins and must travel on from there. */
 export type Action =
-  | { op: 'put'; path: string; local: Entry; replace?: Entry }
+  | { op: 'put'; path: string; local: Entry; replace?: Entry; keepAs?: string }
   | { op: 'mkdir'; path: string; local: Entry; replace?: Entry }
   | { op: 'symlink'; path: string; local: Entry; replace?: Entry }
   | { op: 'rename'; from: string; path: string; local: Entry }
   | { op: 'setattr'; path: string; local: Entry }
-  | { op: 'remove'; path: string; remote: Entry }
+  | { op: 'remove'; path: string; remote: Entry; keepAs?: string }
   | { op: 'skip'; path: string; reason: SkipReason };
 
-export type SkipReason = 'equal' | 'excluded' | 'remote-newer' | 'absent' | 'unsupported' | 'delete-disabled';
+export type SkipReason = 'equal' | 'excluded' | 'remote-newer' | 'remote-changed' | 'absent' | 'unsupported' | 'delete-disabled';

@@ -3,6 +3,9 @@
 // instead of waiting for its own watcher's window, so a burst flows down the ring while it is
 // still arriving, and one file crosses n hops for one interval, not n intervals.
 // Manifests are hints: the watcher sees the same files anyway, so a lost manifest costs latency only.
+// An entry may also say which version was written (so this host can tell it from a change of its
+// own since) and how many more hosts it must visit even where nothing differs, and it may be a
+// notice that our version won a conflict over the predecessor's (see engine/push.ts).
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { PendingChange } from '../core/types.js';
@@ -10,19 +13,27 @@ import type { Remote } from '../transport/remote.js';
 import type { Change } from './push.js';
 import { INBOX_DIR } from '../core/names.js';
 import { safeRel } from '../core/paths.js';
+import { packEntry, unpackEntry, type PackedEntry } from '../core/entry.js';
 
 interface Manifest {
   v: 1;
   from: string;
-  changes: [path: string, kind: 'c' | 'd', at: number][];
+  changes: [path: string, kind: 'c' | 'd', at: number, hops?: number, entry?: PackedEntry][];
 }
+
+/** how far a manifest may send a path on through hosts that hold it already (rings are ≤ ~16) */
+const MAX_HOPS = 64;
 
 let seq = 0;
 
 /** Leave a manifest of changes on the target. */
 export async function sendManifest(target: Remote, from: string, changes: Change[]): Promise<void> {
   if (changes.length === 0) return;
-  const m: Manifest = { v: 1, from, changes: changes.map((c) => [c.path, c.kind === 'delete' ? 'd' : 'c', c.at]) };
+  const m: Manifest = {
+    v: 1,
+    from,
+    changes: changes.map((c) => (c.hops === undefined ? [c.path, c.kind === 'delete' ? 'd' : 'c', c.at] : [c.path, c.kind === 'delete' ? 'd' : 'c', c.at, c.hops, packEntry(c.entry ?? null)])),
+  };
   const name = `${Date.now().toString().padStart(14, '0')}-${process.pid}-${(seq++).toString().padStart(6, '0')}.json`;
   await target.writeSmall(`${INBOX_DIR}/${name}`, JSON.stringify(m));
 }
@@ -42,13 +53,16 @@ export async function drainInbox(root: string): Promise<PendingChange[]> {
     try {
       const m = JSON.parse(await fs.readFile(file, 'utf8')) as Manifest;
       if (m.v === 1 && Array.isArray(m.changes)) {
-        for (const [path, kind, at] of m.changes) {
+        for (const [path, kind, at, hops, entry] of m.changes) {
           try {
             safeRel(path);
           } catch {
             continue;
           }
-          out.push({ path, kind: kind === 'd' ? 'delete' : 'change', since: at, at });
+          const arrived: NonNullable<PendingChange['arrived']> = { hops: typeof hops === 'number' && hops > 0 ? Math.min(hops, MAX_HOPS) : 0 };
+          const e = unpackEntry(entry);
+          if (e !== undefined) arrived.entry = e;
+          out.push({ path, kind: kind === 'd' ? 'delete' : 'change', since: at, at, arrived });
         }
       }
     } catch {

@@ -46,6 +46,22 @@ export class Link {
     return this.remote;
   }
 
+  /** one attempt, no retries (one-shot commands): the remote, or null when unreachable ("again") */
+  async tryOnce(): Promise<Remote | null> {
+    if (this.remote) return this.remote;
+    try {
+      this.remote = await this.connector();
+      this.up = true;
+      this.downSince = null;
+      return this.remote;
+    } catch (err) {
+      if (classify(err) === 'die') throw err;
+      this.markDown(err as Error);
+      this.log.warn(`${this.targetName} unreachable: ${(err as Error).message}`, { host: this.targetName });
+      return null;
+    }
+  }
+
   /** the link broke: drop the connection so the next get() reconnects after a pause */
   async broken(err: Error, signal: AbortSignal): Promise<void> {
     this.markDown(err);

@@ -2,18 +2,35 @@
 // with the target (compare-before-copy), pair moves, then change the target — structure first
 // (removes, type changes, directories), then content, many operations in flight.
 // Returns what changed on the target (for the successor's inbox), what to retry, and what failed.
+//
+// Before anything on the target is replaced or removed, it is checked to be still what was planned
+// (else the path is planned again), and the old version is kept: in the trash, or beside it as a
+// conflict copy (engine/trash.ts).
+//
+// Convergence around the ring (core/conflict.ts decides each link; these make the ring settle):
+//   - a change made here travels the whole ring: it is sent on from host to host (`hops` in the
+//     inbox manifest) even through hosts that have it already, or lack it already for a delete,
+//     so a host further on that holds an older version is never skipped;
+//   - when the target's version wins, the target is told so (a notice in its inbox) and sends its
+//     version on, so the winner reaches every host, us included, even if it had left the target
+//     before and lost a race further on.
 import type { Action, Entry, PendingChange } from '../core/types.js';
-import type { Remote } from '../transport/remote.js';
+import type { PutOptions, Remote } from '../transport/remote.js';
 import type { ExcludeFn } from '../core/exclude.js';
 import type { Logger } from '../core/log.js';
 import { planPath } from '../core/plan.js';
 import { sameEntry } from '../core/entry.js';
+import { conflictAlternatives } from '../core/conflict.js';
+import { trashCandidates } from '../core/trash.js';
+import { TRASH_DIR } from '../core/names.js';
 import { pairMoves } from '../core/moves.js';
 import { classify } from '../core/classify.js';
 import { parentOf, underRoot } from '../core/paths.js';
 import { LinkMemory } from './memory.js';
 import { forEachLimit, Once } from './parallel.js';
 import { syncTree } from './treesync.js';
+import { sendManifest } from './inbox.js';
+import { keepAside, type KeepHow } from './trash.js';
 
 export interface PushStats {
   files: number;
@@ -32,6 +49,18 @@ export interface Change {
   path: string;
   kind: 'change' | 'delete';
   at: number;
+  /** how many more hosts after the target it must visit even where nothing differs */
+  hops?: number;
+  /** what is on the target now (null: nothing), so it can tell this change from one of its own */
+  entry?: Entry | null;
+}
+
+/** The target is no longer what the plan saw: the path is planned again (a change made there meanwhile is not lost). */
+export class TargetChangedError extends Error {
+  constructor(readonly path: string) {
+    super(`${path} changed on the target while it was being replaced`);
+    this.name = 'TargetChangedError';
+  }
 }
 
 export interface PushResult {
@@ -54,6 +83,12 @@ export interface PushContext {
   deleteEnabled: boolean;
   memory: LinkMemory;
   log: Logger;
+  /** `conflicts: keep`: a losing version is kept beside it as NAME.chain-conflict-HOST-TIME.EXT */
+  conflicts?: 'newer' | 'keep';
+  /** keep what is replaced or removed on the target under its .chain/trash (`trash:` not false) */
+  trash?: boolean;
+  /** hosts in the ring: a change made here is carried to all of them (default 2) */
+  ringSize?: number;
   /** paths in flight at once (each is several pipelined SFTP requests) */
   concurrency?: number;
   onProgress?: (stats: PushStats) => void;
@@ -66,7 +101,10 @@ export class Applier {
   readonly retry: PendingChange[] = [];
   readonly failed: { path: string; error: Error }[] = [];
   linkError?: { error: Error; verdict: 'again' | 'die' };
+  /** per path of a batch: how far its change travels and when it happened, for the manifest */
+  readonly carry = new Map<string, { hops: number; at: number }>();
   private readonly dirs = new Once<string>();
+  private trashDir?: Promise<void>;
 
   constructor(readonly ctx: PushContext) {}
 
@@ -89,7 +127,7 @@ export class Applier {
       await fn();
     } catch (err) {
       const error = err as Error;
-      if (error.name === 'SourceChangedError') {
+      if (error.name === 'SourceChangedError' || error.name === 'TargetChangedError') {
         this.retry.push(onRetry);
         return;
       }
@@ -104,8 +142,9 @@ export class Applier {
     }
   }
 
-  note(path: string, kind: Change['kind']): void {
-    this.changed.push({ path, kind, at: Date.now() });
+  note(path: string, kind: Change['kind'], entry: Entry | null): void {
+    const c = this.carry.get(path);
+    this.changed.push({ path, kind, at: c?.at ?? Date.now(), hops: c?.hops ?? 0, entry });
     this.ctx.onProgress?.(this.stats);
   }
 
@@ -113,14 +152,15 @@ export class Applier {
   async structure(a: Action): Promise<void> {
     const { target, memory } = this.ctx;
     if (a.op === 'remove') {
-      await target.remove(a.path);
-      memory.forgetTree(a.path);
+      await this.expect(a.path, a.remote);
+      await this.takeAway(a.path, a.keepAs);
+      memory.removedTree(a.path);
       this.stats.removed++;
-      this.note(a.path, 'delete');
+      this.note(a.path, 'delete', null);
       return;
     }
     if ((a.op === 'put' || a.op === 'mkdir' || a.op === 'symlink') && a.replace) {
-      await target.remove(a.path);
+      await this.takeAway(a.path);
       memory.forgetTree(a.path);
     }
     if (a.op === 'mkdir') {
@@ -129,31 +169,37 @@ export class Applier {
       await target.setattr(a.path, { mode: a.local.mode });
       memory.set(a.path, a.local);
       this.stats.dirs++;
-      this.note(a.path, 'change');
+      this.note(a.path, 'change', a.local);
     }
   }
 
-  /** Content step of an action (files, links, renames, attributes). */
-  async content(a: Action): Promise<void> {
+  /** Content step of an action (files, links, renames, attributes). `before` is what the plan saw
+   *  on the target, when known: a put checks it is still there, and keeps it, before replacing it. */
+  async content(a: Action, before?: Entry | null): Promise<void> {
     const { target, source, memory } = this.ctx;
     switch (a.op) {
-      case 'put':
+      case 'put': {
         await this.ensureDir(parentOf(a.path));
-        await target.put(a.path, { localPath: underRoot(source.root, a.path), expect: a.local }, { mode: a.local.mode, mtime: a.local.mtime });
+        const opts: PutOptions = { mode: a.local.mode, mtime: a.local.mtime };
+        const was = a.replace ? null : before; // what was in the way is gone (structure)
+        if (was) opts.beforeReplace = () => this.beforeReplace(a.path, was, a.keepAs);
+        await target.put(a.path, { localPath: underRoot(source.root, a.path), expect: a.local }, opts);
         this.stats.files++;
         this.stats.bytes += a.local.size;
         break;
+      }
       case 'symlink':
         await this.ensureDir(parentOf(a.path));
+        if (!a.replace && before?.type === 'file' && this.ctx.trash) await this.toTrash(a.path, 'move');
         await target.symlink(a.path, a.local.target!);
         this.stats.links++;
         break;
       case 'rename':
         await this.ensureDir(parentOf(a.path));
         await target.rename(a.from, a.path);
-        memory.forgetTree(a.from);
+        memory.removedTree(a.from);
         this.stats.renamed++;
-        this.note(a.from, 'delete');
+        this.note(a.from, 'delete', null);
         break;
       case 'setattr':
         await target.setattr(a.path, a.local.type === 'dir' ? { mode: a.local.mode } : { mode: a.local.mode, mtime: a.local.mtime });
@@ -163,7 +209,48 @@ export class Applier {
         return;
     }
     memory.set(a.path, a.local);
-    this.note(a.path, 'change');
+    this.note(a.path, 'change', a.local);
+  }
+
+  /** throws TargetChangedError unless the target still holds what the plan saw (files: the same version) */
+  private async expect(path: string, planned: Entry): Promise<void> {
+    const now = await this.ctx.target.lstat(path);
+    if (!now || now.type !== planned.type || (planned.type === 'file' && !sameEntry(now, planned))) throw new TargetChangedError(path);
+  }
+
+  /** right before a put's rename: the target must still be what was planned; keep that version */
+  private async beforeReplace(path: string, was: Entry, keepAs?: string): Promise<void> {
+    const now = await this.ctx.target.lstat(path);
+    if (!now || !sameEntry(now, was)) throw new TargetChangedError(path);
+    if (now.type !== 'file') return;
+    if (keepAs && (await this.keepConflict(path, keepAs, 'link', now))) return;
+    if (this.ctx.trash) await this.toTrash(path, 'link');
+  }
+
+  /** remove what is at path: as a conflict copy, into the trash, or (trash off) for good */
+  private async takeAway(path: string, keepAs?: string): Promise<void> {
+    if (keepAs && (await this.keepConflict(path, keepAs, 'move', null))) return;
+    if (this.ctx.trash && (await this.toTrash(path, 'move'))) return;
+    await this.ctx.target.remove(path);
+  }
+
+  private async keepConflict(path: string, keepAs: string, how: KeepHow, entry: Entry | null): Promise<boolean> {
+    const name = await keepAside(this.ctx.target, path, conflictAlternatives(keepAs), how);
+    if (!name) return false;
+    this.ctx.log.info(`conflict on ${path}: ${this.ctx.target.name}'s version kept as ${name}`, { path, host: this.ctx.target.name, keptAs: name });
+    this.note(name, 'change', entry ?? (await this.ctx.target.lstat(name)));
+    return true;
+  }
+
+  private async toTrash(path: string, how: KeepHow): Promise<boolean> {
+    const { target } = this.ctx;
+    await (this.trashDir ??= target.mkdirp(TRASH_DIR, 0o700).catch((err) => {
+      this.trashDir = undefined;
+      throw err;
+    }));
+    const name = await keepAside(target, path, trashCandidates(path, Date.now()), how);
+    if (!name) this.ctx.log.warn(`could not keep ${path} in the trash on ${target.name}; replacing it anyway`, { path, host: target.name });
+    return name !== null;
   }
 
   result(): PushResult {
@@ -176,6 +263,8 @@ interface Planned {
   local: Entry | null;
   remote: Entry | null;
   action: Action;
+  /** how many more hosts after the target this change must visit (<0: only where it changes something) */
+  hops: number;
 }
 
 /** Push one batch of changed paths. Never throws for transport trouble: see PushResult. */
@@ -191,8 +280,9 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
     ap.guard(change.path, change, async () => {
       const local = await ctx.source.lstat(change.path);
       const last = ctx.memory.get(change.path);
-      if (local && last && local.type !== 'dir' && sameEntry(local, last)) {
-        // nothing new here since this link last pushed it: the target has it (or changed it itself)
+      if (!change.arrived && ((local && last && local.type !== 'dir' && sameEntry(local, last)) || (!local && last === null))) {
+        // nothing new here since this link last pushed it (an echo of a write our predecessor made):
+        // the target has it, or changed it itself and sends that on
         ap.stats.skipped++;
         return;
       }
@@ -201,13 +291,19 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
         path: change.path,
         local,
         remote,
-        lastPushed: last,
+        lastPushed: last ?? null,
         deletedAt: local ? undefined : change.kind === 'delete' ? change.at : Date.now(),
         deleteEnabled: ctx.deleteEnabled,
+        live: true,
+        keep: ctx.conflicts === 'keep' ? { host: ctx.target.name } : undefined,
       });
+      // what arrived from the predecessor and is still here travels on as far as it was sent;
+      // anything else is a change made here: it visits the whole ring
+      const a = change.arrived;
+      const hops = a && a.entry !== undefined && sameState(a.entry, local) ? a.hops - 1 : (ctx.ringSize ?? 2) - 2;
       // the root itself is never removed, replaced or re-moded by a batch; it can only be rescanned
-      if (change.path === '' && action.op !== 'skip') planned.push({ change, local, remote, action: { op: 'skip', path: '', reason: 'equal' } });
-      else planned.push({ change, local, remote, action });
+      if (change.path === '' && action.op !== 'skip') planned.push({ change, local, remote, action: { op: 'skip', path: '', reason: 'equal' }, hops: -1 });
+      else planned.push({ change, local, remote, action, hops });
     }),
   );
   if (ap.broken) return ap.result();
@@ -222,7 +318,10 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
     for (const p of planned) {
       const src = from.get(p.change.path);
       if (src !== undefined && p.local) p.action = { op: 'rename', from: src, path: p.change.path, local: p.local };
-      else if (moved.has(p.change.path)) p.action = { op: 'skip', path: p.change.path, reason: 'equal' };
+      else if (moved.has(p.change.path)) {
+        p.action = { op: 'skip', path: p.change.path, reason: 'equal' };
+        p.hops = -1; // its delete goes with the rename
+      }
     }
   }
 
@@ -238,10 +337,19 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
     return false;
   };
   const work = planned.filter((p) => !insideTree(p.change.path));
+  const forward: Change[] = [];
   for (const p of work) {
-    if (p.action.op === 'skip') {
-      ap.stats.skipped++;
-      if (p.action.reason === 'equal' && p.local) ctx.memory.set(p.change.path, p.local);
+    ap.carry.set(p.change.path, { hops: Math.max(0, p.hops), at: p.change.at });
+    if (p.action.op !== 'skip') continue;
+    ap.stats.skipped++;
+    const { reason } = p.action;
+    if (reason === 'equal' || reason === 'absent') {
+      ctx.memory.set(p.change.path, p.local);
+      // the target has it already; hosts further on may not
+      if (p.hops >= 0) forward.push({ path: p.change.path, kind: p.local ? 'change' : 'delete', at: p.change.at, hops: p.hops, entry: p.local });
+    } else if (reason === 'remote-newer' || reason === 'remote-changed') {
+      // the target's version wins: it must reach every host, us too, whatever happened to it on the way
+      forward.push({ path: p.change.path, kind: p.remote ? 'change' : 'delete', at: Date.now(), hops: (ctx.ringSize ?? 2) - 2, entry: p.remote });
     }
   }
 
@@ -253,7 +361,7 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
   await forEachLimit(
     work.filter((p) => p.action.op !== 'skip' && p.action.op !== 'remove' && p.action.op !== 'mkdir'),
     conc,
-    (p) => ap.guard(p.change.path, p.change, () => ap.content(p.action)),
+    (p) => ap.guard(p.change.path, p.change, () => ap.content(p.action, p.remote)),
   );
   // 5. inside new directories: compare and send the whole subtree
   for (const p of trees) {
@@ -261,6 +369,9 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
     if (insideTree(p.change.path)) continue;
     const shallow = p.action.op !== 'mkdir' && p.action.op !== 'rename' && !p.change.deep;
     await ap.guard(p.change.path, p.change, () => syncTree(ap, p.change.path, { remoteEmpty: p.action.op === 'mkdir' && !p.remote, shallow }));
+  }
+  if (forward.length && !ap.broken) {
+    await sendManifest(ctx.target, ctx.source.name, forward).catch((e) => ctx.log.debug(`inbox manifest not written on ${ctx.target.name}: ${(e as Error).message}`));
   }
   return ap.result();
 }
@@ -289,6 +400,7 @@ async function pairDirMoves(ctx: PushContext, planned: Planned[]): Promise<void>
     if (g.action.op !== 'remove') return;
     b.action = { op: 'rename', from: g.change.path, path: b.change.path, local: b.local! };
     g.action = { op: 'skip', path: g.change.path, reason: 'equal' };
+    g.hops = -1;
   });
 }
 
@@ -299,4 +411,9 @@ function byDepth(items: Planned[]): Planned[][] {
     (groups.get(d) ?? groups.set(d, []).get(d)!).push(p);
   }
   return [...groups.keys()].sort((a, b) => a - b).map((d) => groups.get(d)!);
+}
+
+/** the same state of a path: both absent, or the same entry */
+function sameState(a: Entry | null, b: Entry | null): boolean {
+  return a === null || b === null ? a === b : sameEntry(a, b);
 }

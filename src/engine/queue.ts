@@ -51,7 +51,7 @@ export class ChangeQueue {
 
   /** everything waiting (window and ready), e.g. to seed a bypass link */
   snapshot(): PendingChange[] {
-    return [...this.ready.values(), ...this.window.values()].map((c) => ({ path: c.path, kind: c.kind, since: c.since, at: c.at, ...(c.tree ? { tree: true } : {}), ...(c.deep ? { deep: true } : {}) }));
+    return [...this.ready.values(), ...this.window.values()].map((c) => ({ path: c.path, kind: c.kind, since: c.since, at: c.at, ...(c.tree ? { tree: true } : {}), ...(c.deep ? { deep: true } : {}), ...(c.arrived ? { arrived: c.arrived } : {}) }));
   }
 
   /** close the window now (also used on shutdown) */
@@ -72,6 +72,7 @@ export class ChangeQueue {
       prev.since = Math.min(prev.since, c.since);
       if (c.tree) prev.tree = true;
       if (c.deep) prev.deep = true;
+      if (c.arrived) prev.arrived = mergeArrived(prev.arrived, c.arrived);
     } else {
       this.ready.set(c.path, { ...c });
     }
@@ -120,4 +121,9 @@ export class ChangeQueue {
     this.waiters = [];
     for (const r of w) r();
   }
+}
+
+/** the later arrival says what is here now; the farther reach of the two is kept */
+function mergeArrived(prev: PendingChange['arrived'], next: NonNullable<PendingChange['arrived']>): NonNullable<PendingChange['arrived']> {
+  return prev ? { ...next, hops: Math.max(prev.hops, next.hops) } : next;
 }

@@ -14,6 +14,7 @@ import { syncTree } from './treesync.js';
 import { sendManifest } from './inbox.js';
 import { newLink, type LinkStatus } from './status.js';
 import { fmtBytes } from './format.js';
+import { classify } from '../core/classify.js';
 
 export interface RunnerOptions {
   self: string;
@@ -106,14 +107,12 @@ export class LinkRunner {
         await Promise.race([this.queue.whenReady(), aborted(signal)]);
         if (signal.aborted || this.quit) continue;
       }
+      const target = await this.link.get(signal);
+      if (!target) return;
+      // a repair holding this host's or the target's lock pauses us before anything leaves the queue
+      if (!(await this.passGate(target, signal))) continue;
       const batch = this.queue.take(batchSize);
       if (batch.length === 0) continue;
-      const target = await this.link.get(signal);
-      if (!target) {
-        this.queue.addReady(batch);
-        return;
-      }
-      if (this.o.gate) await this.o.gate(target, signal);
       const t0 = Date.now();
       const res = await pushBatch({ source: this.o.source, target, exclude: this.o.exclude, deleteEnabled: this.o.deleteEnabled, memory: this.memory, log: this.o.log }, batch);
       if (res.changed.length) {
@@ -128,6 +127,68 @@ export class LinkRunner {
         await this.link.broken(res.linkError.error, signal);
       } else this.link.succeeded();
     }
+  }
+
+  /** waits while a lock is held; false when the link broke meanwhile (already handled) */
+  private async passGate(target: Remote, signal: AbortSignal): Promise<boolean> {
+    if (!this.o.gate) return true;
+    try {
+      await this.o.gate(target, signal);
+      return true;
+    } catch (err) {
+      if (classify(err) === 'die') throw err;
+      await this.link.broken(err as Error, signal);
+      return false;
+    }
+  }
+
+  /**
+   * One-shot: push everything waiting, connecting once; for `chain push`.
+   * 'done' all delivered, 'failed' some paths failed on their own, 'unreachable' the link is down
+   * (what was not delivered stays in the journal for the next run).
+   */
+  async drain(): Promise<'done' | 'failed' | 'unreachable'> {
+    const target = await this.link.tryOnce();
+    if (!target) return 'unreachable';
+    if (this.o.gate) {
+      try {
+        await this.o.gate(target, new AbortController().signal);
+      } catch (err) {
+        if (classify(err) === 'die') throw err;
+        return 'unreachable';
+      }
+    }
+    let failed = false;
+    const retries = new Map<string, number>();
+    for (;;) {
+      this.queue.flush();
+      const batch = this.queue.take(this.o.batchSize ?? 1000);
+      if (batch.length === 0) break;
+      const t0 = Date.now();
+      const res = await pushBatch({ source: this.o.source, target, exclude: this.o.exclude, deleteEnabled: this.o.deleteEnabled, memory: this.memory, log: this.o.log }, batch);
+      if (res.changed.length) {
+        await sendManifest(target, this.o.self, res.changed).catch(() => {});
+        this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
+      }
+      this.account(res);
+      // per-path failures stay in the journal (not settled) for the next run
+      const failedPaths = new Set(res.failed.map((f) => f.path));
+      const again = new Set(res.retry.map((c) => c.path));
+      failed ||= res.failed.length > 0;
+      this.queue.settle(batch.filter((c) => !failedPaths.has(c.path) && !again.has(c.path)).map((c) => c.path));
+      if (res.linkError) {
+        if (res.linkError.verdict === 'die') throw res.linkError.error;
+        this.link.lastError = res.linkError.error.message;
+        this.link.up = false;
+        return 'unreachable';
+      }
+      // files that changed while sent go round again, a few times; then they wait for the next run
+      const more = res.retry.filter((c) => (retries.set(c.path, (retries.get(c.path) ?? 0) + 1).get(c.path) ?? 0) <= 3);
+      if (more.length) this.queue.addReady(more);
+      failed ||= more.length < res.retry.length;
+    }
+    this.link.succeeded();
+    return failed ? 'failed' : 'done';
   }
 
   /** leave run() after the batch in flight, keeping the queue (a reload hands it to a new runner) */

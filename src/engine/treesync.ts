@@ -42,13 +42,14 @@ export async function syncTree(ap: Applier, root: string, opts: TreeSyncOptions 
     await forEachLimit(jobs, conc, async (j) => {
       const retry = { path: j.path, kind: 'change' as const, since: Date.now(), at: Date.now() };
       await ap.guard(j.path, retry, async () => {
-        const action = planPath({ path: j.path, local: j.local, remote: j.remote, lastPushed: memory.get(j.path), deleteEnabled: false });
+        const keep = ap.ctx.conflicts === 'keep' ? { host: target.name } : undefined;
+        const action = planPath({ path: j.path, local: j.local, remote: j.remote, lastPushed: memory.get(j.path) ?? null, deleteEnabled: false, keep });
         if (action.op === 'skip') {
           ap.stats.skipped++;
           if (action.reason === 'equal') memory.set(j.path, j.local);
         } else {
           await ap.structure(action);
-          await ap.content(action);
+          await ap.content(action, j.remote);
         }
         const remoteEmpty = !j.remote || j.remote.type !== 'dir';
         if (j.local.type === 'dir' && !ap.broken && (remoteEmpty || !opts.shallow)) more({ dir: j.path, remoteEmpty });

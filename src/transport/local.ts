@@ -9,7 +9,7 @@ import { isAbsolute, posix } from 'node:path';
 import type { DirEntry, Entry } from '../core/types.js';
 import { UnsafePathError, ancestors, joinRel, parentOf, safeRel, underRoot } from '../core/paths.js';
 import { STATE_DIR, TMP_DIR, isReserved, tempName } from '../core/names.js';
-import { SourceChangedError, type PutOptions, type PutSource, type Remote } from './remote.js';
+import { SourceChangedError, type FileReader, type PutOptions, type PutSource, type Remote } from './remote.js';
 
 /** lstat results in flight per readdir: enough to keep libuv's thread pool busy, bounded for huge dirs */
 const LSTAT_PARALLEL = 64;
@@ -125,9 +125,78 @@ export class LocalRemote implements Remote {
         } finally {
           await out.close();
         }
-      });
+      }, opts.beforeReplace);
     } finally {
       await srcFh.close();
+    }
+  }
+
+  async openRead(path: string, expect: Entry): Promise<FileReader> {
+    const rel = this.target(path);
+    if ((await this.dirState(parentOf(rel), path)) !== 'ok') throw new SourceChangedError(rel);
+    const fh = await openSource(underRoot(this.root, rel), rel);
+    const check = async () => {
+      const st = await fh.stat();
+      if (!st.isFile() || st.size !== expect.size || Math.floor(st.mtimeMs / 1000) !== expect.mtime) throw new SourceChangedError(rel);
+    };
+    try {
+      await check();
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    let closed = false;
+    return {
+      size: expect.size,
+      readAt: async (buf, pos) => {
+        let got = 0;
+        while (got < buf.length) {
+          const { bytesRead } = await fh.read(buf, got, buf.length - got, pos + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return got;
+      },
+      verify: check,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await fh.close();
+      },
+    };
+  }
+
+  async putFrom(path: string, src: FileReader, opts: PutOptions): Promise<void> {
+    const rel = this.target(path);
+    await this.replace(rel, async (tmp) => {
+      const out = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+      try {
+        const buf = Buffer.allocUnsafe(Math.max(1, Math.min(src.size, COPY_CHUNK)));
+        for (let pos = 0; pos < src.size; ) {
+          const n = await src.readAt(buf.subarray(0, Math.min(buf.length, src.size - pos)), pos);
+          if (n === 0) throw new SourceChangedError(rel); // shrank while read
+          let off = 0;
+          while (off < n) off += (await out.write(buf, off, n - off)).bytesWritten;
+          pos += n;
+        }
+        await src.verify();
+        await out.chmod(opts.mode & 0o7777);
+        await out.utimes(opts.mtime, opts.mtime);
+      } finally {
+        await out.close();
+      }
+    }, opts.beforeReplace);
+  }
+
+  async createExclusive(path: string, data: Buffer | string): Promise<boolean> {
+    const rel = this.target(path);
+    await this.mkdirp(parentOf(rel));
+    try {
+      await fs.writeFile(underRoot(this.root, rel), data, { flag: C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode: 0o644 });
+      return true;
+    } catch (err) {
+      if (isCode(err, 'EEXIST')) return false;
+      throw err;
     }
   }
 
@@ -142,6 +211,16 @@ export class LocalRemote implements Remote {
     await this.requireDir(parentOf(a), from);
     await this.requireDir(parentOf(b), to);
     await fs.rename(underRoot(this.root, a), underRoot(this.root, b));
+  }
+
+  async link(from: string, to: string): Promise<void> {
+    const a = this.target(from);
+    const b = this.target(to);
+    await this.requireDir(parentOf(a), from);
+    await this.mkdirp(parentOf(b));
+    await this.requireDir(parentOf(b), to);
+    // link(2) never follows a symlink at `from` on Linux, and fails when `to` exists
+    await fs.link(underRoot(this.root, a), underRoot(this.root, b));
   }
 
   async setattr(path: string, attrs: { mode?: number; mtime?: number }): Promise<void> {
@@ -199,15 +278,18 @@ export class LocalRemote implements Remote {
 
   /** Creates the new version at a temp name (make), then renames it over rel. The temp goes under
    *  <root>/.chain/tmp, or beside the target when that is unusable or on another filesystem (EXDEV). */
-  private async replace(rel: string, make: (tmpAbs: string) => Promise<void>): Promise<void> {
+  private async replace(rel: string, make: (tmpAbs: string) => Promise<void>, before?: () => Promise<void>): Promise<void> {
     await this.requireDir(parentOf(rel), rel);
     const dest = underRoot(this.root, rel);
+    let prepared: Promise<void> | undefined;
+    const prepare = () => (prepared ??= before ? before() : Promise.resolve()); // once, even if redone beside
     const tmpDir = await this.ensureTmpDir();
     if (tmpDir !== null) {
       const tmp = posix.join(tmpDir, tempName());
       try {
         await make(tmp);
         await this.requireDir(parentOf(rel), rel); // again: the parent may have become a symlink meanwhile
+        await prepare();
         await fs.rename(tmp, dest);
         return;
       } catch (err) {
@@ -222,6 +304,7 @@ export class LocalRemote implements Remote {
     const tmp = posix.join(posix.dirname(dest), tempName());
     try {
       await make(tmp);
+      await prepare();
       await fs.rename(tmp, dest);
     } catch (err) {
       await unlinkQuiet(tmp);

@@ -9,6 +9,11 @@ export interface PutOptions {
   mode: number;
   /** mtime (whole seconds) to set before the file becomes visible */
   mtime: number;
+  /** runs when the new content is complete under its temp name, right before it is renamed over
+   *  the path: the last moment to check the target is still what was planned (throw to abandon the
+   *  put; the temp file is removed) and to keep the version about to be replaced (trash, conflict
+   *  copy). Runs at most once per put. */
+  beforeReplace?: () => Promise<void>;
 }
 
 /** Where file content comes from: a local absolute path, read without following symlinks. */
@@ -36,6 +41,10 @@ export interface Remote {
   symlink(path: string, target: string): Promise<void>;
   /** rename within the root (posix-rename, replaces the destination) */
   rename(from: string, to: string): Promise<void>;
+  /** hard-link `to` to the entry at `from` (never follows a symlink; fails if `to` exists), making
+   *  `to`'s missing directories. Throws an error of kind 'unsupported' where the server cannot
+   *  (no hardlink@openssh.com); absent on a Remote that never can: callers fall back to rename. */
+  link?(from: string, to: string): Promise<void>;
   /** set mode and/or mtime of an existing file or dir (not followed through symlinks) */
   setattr(path: string, attrs: { mode?: number; mtime?: number }): Promise<void>;
   /** remove a file, symlink, or a whole directory tree; no-op when missing */
@@ -44,6 +53,23 @@ export interface Remote {
   writeSmall(path: string, data: Buffer | string): Promise<void>;
   /** read a small file; null when missing */
   readSmall(path: string): Promise<Buffer | null>;
+  close(): Promise<void>;
+  /** open a file of this root for another host's putFrom (repair streams host to host, never
+   *  holding a whole file); SourceChangedError when it is not, or stops being, the file expected */
+  openRead(path: string, expect: Entry): Promise<FileReader>;
+  /** put() with the content read from a FileReader (another host's file) instead of a local file */
+  putFrom(path: string, src: FileReader, opts: PutOptions): Promise<void>;
+  /** create a small file only when nothing is at path (O_EXCL; locks); false when something is */
+  createExclusive(path: string, data: Buffer | string): Promise<boolean>;
+}
+
+/** A file being read for sending: positional reads, and a last check that it is still the planned version. */
+export interface FileReader {
+  readonly size: number;
+  /** fills buf from pos; returns the bytes read (fewer only at the end of the file) */
+  readAt(buf: Buffer, pos: number): Promise<number>;
+  /** throws SourceChangedError when the file no longer matches what was planned */
+  verify(): Promise<void>;
   close(): Promise<void>;
 }
 

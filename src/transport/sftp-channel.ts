@@ -66,6 +66,12 @@ export class SftpChannel {
     return typeof n === 'number' && n > 0 ? n : 32 * 1024;
   }
 
+  /** the largest READ answer the server sends for one request (limits@openssh.com), else 32 KiB */
+  get maxRead(): number {
+    const n = (this.sftp as unknown as { _maxReadLen?: number })._maxReadLen;
+    return typeof n === 'number' && n > 0 ? n : 32 * 1024;
+  }
+
   private async req<T>(op: string, path: string, fn: (cb: Cb<T>) => void): Promise<T> {
     const release = await this.requests.acquire();
     try {
@@ -178,6 +184,11 @@ export class SftpChannel {
       await this.unlink(to);
       await this.req('rename', `${from} to ${to}`, (cb) => this.sftp.rename(from, to, cb));
     }
+  }
+
+  /** hard link newPath to oldPath (hardlink@openssh.com: link(2), which does not follow a symlink) */
+  hardlink(oldPath: string, newPath: string): Promise<void> {
+    return this.req('link', `${newPath} to ${oldPath}`, (cb) => this.sftp.ext_openssh_hardlink(oldPath, newPath, cb));
   }
 
   /** Close the SFTP channel. */

@@ -8,7 +8,7 @@ import type { Stats } from 'ssh2';
 import type { Entry, DirEntry, EntryType } from '../core/types.js';
 import { safeRel, parentOf, joinRel } from '../core/paths.js';
 import { TMP_DIR, tempName } from '../core/names.js';
-import type { Remote, PutSource, PutOptions } from './remote.js';
+import { SourceChangedError, type Remote, type PutSource, type PutOptions, type FileReader } from './remote.js';
 import type { SshSession } from './ssh.js';
 import { SftpChannel, type ChannelOptions } from './sftp-channel.js';
 import { SftpError, SFTP_STATUS } from './sftp-errors.js';
@@ -36,6 +36,11 @@ function typeOf(mode: number): EntryType {
 
 function toEntry(a: Stats): Entry {
   return { type: typeOf(a.mode), size: a.size, mtime: a.mtime, mode: a.mode & 0o7777 };
+}
+
+/** a regular file of the planned size and whole-second mtime */
+function sameFile(st: Stats, expect: Entry): boolean {
+  return typeOf(st.mode) === 'file' && st.size === expect.size && st.mtime === expect.mtime;
 }
 
 export interface SftpRemoteOptions extends ChannelOptions {
@@ -176,6 +181,62 @@ export class SftpRemote implements Remote {
     }
   }
 
+  async openRead(path: string, expect: Entry): Promise<FileReader> {
+    const rel = this.target(path, 'read');
+    if ((await this.dirs.state(parentOf(rel))).state !== 'dir') throw new SourceChangedError(rel);
+    const abs = this.abs(rel);
+    const release = await this.ch.handles.acquire();
+    // lstat and open in one round trip: the lstat proves the path is a file, not a link open() follows
+    const [st, opened] = await Promise.allSettled([this.ch.lstatOrNull(abs), this.ch.open(abs, 'r')]);
+    if (opened.status === 'rejected') {
+      release();
+      if (isNoSuchFile(opened.reason)) throw new SourceChangedError(rel);
+      throw opened.reason;
+    }
+    const handle = opened.value;
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      try {
+        await this.ch.close(abs, handle);
+      } finally {
+        release();
+      }
+    };
+    if (st.status === 'rejected' || !st.value || !sameFile(st.value, expect)) {
+      await close().catch(() => {});
+      if (st.status === 'rejected' && !isNoSuchFile(st.reason)) throw st.reason;
+      throw new SourceChangedError(rel);
+    }
+    // an fstat sent right behind the last READ answers verify() without another round trip
+    let lastStat: Promise<Stats> | undefined;
+    return {
+      size: expect.size,
+      readAt: async (buf, pos) => {
+        const reads = this.ch.read(abs, handle, buf, pos);
+        // (only when one READ covers the buffer: ssh2 sends the rest of a longer one after the first answer)
+        if (pos + buf.length >= expect.size && buf.length <= this.ch.maxRead) {
+          lastStat = this.ch.fstat(abs, handle);
+          lastStat.catch(() => {});
+        }
+        let got = await reads;
+        while (got > 0 && got < buf.length) {
+          const n = await this.ch.read(abs, handle, buf.subarray(got), pos + got);
+          if (n <= 0) break;
+          got += n;
+        }
+        return got;
+      },
+      verify: async () => {
+        const now = await (lastStat ?? this.ch.fstat(abs, handle));
+        lastStat = undefined;
+        if (!sameFile(now, expect)) throw new SourceChangedError(rel);
+      },
+      close,
+    };
+  }
+
   // ---- writing ---------------------------------------------------------------------------
 
   async mkdirp(path: string, mode?: number): Promise<void> {
@@ -189,11 +250,41 @@ export class SftpRemote implements Remote {
     await this.ch.files.run(async () => {
       const content = await localContent(src.localPath, src.expect, rel);
       try {
-        await this.atomically(rel, (tmp) => sendContent(this.ch, tmp, content, opts, rel));
+        await this.atomically(rel, (tmp) => sendContent(this.ch, tmp, content, opts, rel), opts.beforeReplace);
       } finally {
         await content.close();
       }
     });
+  }
+
+  async putFrom(path: string, src: FileReader, opts: PutOptions): Promise<void> {
+    const rel = this.target(path, 'replace');
+    await this.dirs.ensure(parentOf(rel));
+    await this.ch.files.run(() => this.atomically(rel, (tmp) => sendContent(this.ch, tmp, src, opts, rel), opts.beforeReplace));
+  }
+
+  async createExclusive(path: string, data: Buffer | string): Promise<boolean> {
+    const rel = this.target(path, 'create');
+    await this.dirs.ensure(parentOf(rel));
+    const abs = this.abs(rel);
+    let handle: Buffer;
+    try {
+      handle = await this.ch.open(abs, 'wx', 0o644);
+    } catch (err) {
+      // SFTP v3 reports EEXIST as a bare FAILURE: look
+      if (await this.ch.lstatOrNull(abs)) return false;
+      throw err;
+    }
+    try {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      if (buf.length) await this.ch.write(abs, handle, buf, 0);
+      await this.ch.close(abs, handle);
+    } catch (err) {
+      await this.ch.close(abs, handle).catch(() => {});
+      await this.removeQuietly(abs);
+      throw err;
+    }
+    return true;
   }
 
   async writeSmall(path: string, data: Buffer | string): Promise<void> {
@@ -214,10 +305,20 @@ export class SftpRemote implements Remote {
   /**
    * Create the new version under a temp name with write(tmp), then rename it over rel. The temp
    * lives in <root>/.chain/tmp; when renaming from there fails (another filesystem mounted below
-   * the root), the write is redone beside the target, and that directory remembered.
+   * the root), the write is redone beside the target, and that directory remembered. before()
+   * (PutOptions.beforeReplace) runs once, between the write and the rename.
    */
-  private async atomically(rel: string, write: (tmpAbs: string) => Promise<void>): Promise<void> {
+  private async atomically(rel: string, write: (tmpAbs: string) => Promise<void>, before?: () => Promise<void>): Promise<void> {
     const parent = parentOf(rel);
+    let prepared: Promise<void> | undefined;
+    const prepare = async (tmp: string) => {
+      try {
+        await (prepared ??= before ? before() : Promise.resolve());
+      } catch (err) {
+        await this.removeQuietly(tmp);
+        throw err;
+      }
+    };
     if (!this.besideDirs.has(parent)) {
       await this.ensureTmpDir();
       const tmp = this.abs(joinRel(TMP_DIR, tempName()));
@@ -231,6 +332,7 @@ export class SftpRemote implements Remote {
         await this.ensureTmpDir();
         await this.writeTemp(tmp, write);
       }
+      await prepare(tmp);
       try {
         await this.renameInto(tmp, rel);
         return;
@@ -243,6 +345,7 @@ export class SftpRemote implements Remote {
     }
     const tmp = this.abs(joinRel(parent, tempName()));
     await this.writeTemp(tmp, write);
+    await prepare(tmp);
     try {
       await this.renameInto(tmp, rel);
     } catch (err) {
@@ -307,6 +410,19 @@ export class SftpRemote implements Remote {
     this.dirs.invalidate(src);
     this.dirs.invalidate(dst);
     await this.ch.rename(this.abs(src), this.abs(dst));
+  }
+
+  async link(from: string, to: string): Promise<void> {
+    const src = this.target(from, 'link');
+    const dst = this.target(to, 'create');
+    if (!this.ch.hasExtension('hardlink@openssh.com')) {
+      throw this.err('unsupported', dst, `cannot hard-link ${this.abs(dst)}: the SFTP server does not offer hardlink@openssh.com`);
+    }
+    const { state, at } = await this.dirs.state(parentOf(src));
+    if (state === 'notdir') throw this.dirs.refuseNotDir(at, src);
+    if (state === 'missing') throw this.err('no-such-file', src, `cannot link to ${this.abs(src)}: it does not exist`);
+    await this.dirs.ensure(parentOf(dst));
+    await this.ch.hardlink(this.abs(src), this.abs(dst));
   }
 
   async setattr(path: string, attrs: { mode?: number; mtime?: number }): Promise<void> {

@@ -5,6 +5,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { Config, HostConfig } from '../../config/load.js';
 import { parseDuration } from '../../config/duration.js';
 import { EXIT, type ExitCode } from '../../core/exit-codes.js';
+import { fmtAge } from '../../engine/format.js';
 import { lagSeconds, type DaemonStatus, type LinkStatus } from '../../engine/status.js';
 import { STATUS_MIRROR, daemonState, parseStatus, readStatus, statusPath, type DaemonState } from '../../engine/status-file.js';
 import { openRemote, ringFromArgs, type GlobalArgs } from '../context.js';
@@ -30,8 +31,9 @@ export interface StatusView extends Omit<DaemonStatus, 'links'> {
 
 export interface HostView {
   host: string;
-  /** false when its status could not be read (only with --ring, for the other hosts) */
+  /** false when no SSH/SFTP session could be opened (only with --ring, for the other hosts) */
   reachable: boolean;
+  /** why its status could not be read (unreachable, or its status file unreadable) */
   error: string | null;
   /** null: no status file (the daemon never ran there, or with another state dir) */
   status: StatusView | null;
@@ -46,18 +48,19 @@ export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
       .option('max-lag', { type: 'string', default: '5m', describe: 'a link whose oldest pending change is older than this counts as stuck (exit 3)' })
       .example('chain status', "this host's daemon and its links")
       .example('chain status --ring', "every host of the ring (their status files are read over SFTP)")
-      .example('chain status --json | jq \'.links[] | {target, state, pending, lagSeconds}\'', 'the same, for scripts')
-      .example('chain status --quiet --max-lag 10m || alert', 'a monitoring check: exit 0 only when all is well')
+      .example('chain status --json | jq .links', 'the links, for scripts (with lagSeconds per link)')
+      .example('chain status --quiet || alert', 'a monitoring check: exit 0 only when all is well')
       .epilogue(
         [
           'exit codes (for monitoring checks):',
           '  0  the daemon runs, every link is up and nothing is stuck',
-          '  1  no status (watch never ran on this host), or its daemon is not running (stopped, killed, or silent for 30s)',
-          '  3  a link is down or bypassed, or stuck past --max-lag; with --ring also: another host is unreachable,',
-          '     has no status, or its daemon is not running',
+          '  1  no status (watch never ran on this host), or its daemon is not running',
+          '     (stopped, killed, or its status not updated for 30s)',
+          '  3  a link is down or bypassed, or stuck (pending longer than --max-lag);',
+          '     with --ring also: another host is unreachable or its daemon is not running',
           '',
-          '`chain watch` rewrites <state>/status.json every second and a copy at <root>/.chain/status.json,',
-          "which --ring reads on the other hosts.",
+          '`chain watch` rewrites <state>/status.json every second, and a copy at',
+          '<root>/.chain/status.json that --ring reads on the other hosts over SFTP.',
         ].join('\n'),
       ),
   handler: async (argv) => {
@@ -68,8 +71,9 @@ export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
     const order = ring.hosts.map((h) => h.name);
     if (!argv.ring) {
       const code = verdict([self], ring.self.name);
-      if (argv.json) print({ ...(self.status ?? { host: self.host, running: false, daemon: 'absent', statusFile: statusPath(ring.self.state) }), exitCode: code });
-      else process.stdout.write(renderHost(self, order, statusPath(ring.self.state), now, argv.quiet));
+      const statusFile = statusPath(ring.self.state);
+      if (argv.json) print({ ...(self.status ?? { host: self.host, running: false, daemon: 'absent' }), statusFile, exitCode: code });
+      else process.stdout.write(renderHost(self, order, statusFile, now, argv.quiet));
       return setExit(code);
     }
     const others = await Promise.all(
@@ -106,7 +110,7 @@ export function viewOf(host: string, s: DaemonStatus | null, o: ViewOptions): Ho
 
 function linkProblem(l: LinkView, now: number, maxLagMs: number): string | undefined {
   if (l.state === 'down') return `down${l.downSince === null ? '' : ` for ${human(now - l.downSince)}`}`;
-  if (l.state === 'bypassed') return 'bypassed (its changes wait until it is back)';
+  if (l.state === 'bypassed') return `bypassed${l.downSince === null ? '' : ` (down for ${human(now - l.downSince)})`}, its changes kept until it is back`;
   if (l.pending > 0 && l.lagSeconds * 1000 > maxLagMs) return `stuck: ${l.pending} pending, the oldest ${human(l.lagSeconds * 1000)} old`;
   return undefined;
 }
@@ -117,20 +121,27 @@ function linkProblem(l: LinkView, now: number, maxLagMs: number): string | undef
  */
 export function verdict(hosts: HostView[], self: string): ExitCode {
   const me = hosts.find((h) => h.host === self);
-  if (!me?.status?.running) return EXIT.FAILED;
+  if (!me?.status || !live(me.status)) return EXIT.FAILED;
   for (const h of hosts) {
-    if (!h.reachable || !h.status?.running) return EXIT.PARTIAL;
+    if (!h.reachable || !h.status || !live(h.status)) return EXIT.PARTIAL;
     if (h.status.links.some((l) => l.problem)) return EXIT.PARTIAL;
   }
   return EXIT.OK;
+}
+
+/** a running daemon, or a finished `chain push` run (cron and timers: not running between runs is normal) */
+function live(s: StatusView): boolean {
+  return s.running || (s.command === 'push' && s.daemon === 'stopped');
 }
 
 async function readRemote(config: Config, h: HostConfig, o: Omit<ViewOptions, 'local'>): Promise<HostView> {
   // connectTimeout bounds the connection; this bounds a server that accepts, then stops answering
   const limit = config.ssh.connectTimeout * 2;
   let timer: NodeJS.Timeout | undefined;
+  let connected = false;
   const read = (async () => {
     const remote = await openRemote(config, h);
+    connected = true;
     try {
       const data = await remote.readSmall(STATUS_MIRROR);
       return data === null ? null : parseStatus(data.toString('utf8'), `${h.name}:${h.root}/${STATUS_MIRROR}`);
@@ -148,7 +159,8 @@ async function readRemote(config: Config, h: HostConfig, o: Omit<ViewOptions, 'l
     return viewOf(h.name, s, { ...o, local: false });
   } catch (err) {
     read.catch(() => {}); // settles later, after the timeout
-    return { host: h.name, reachable: false, error: (err as Error).message, status: null };
+    // reachable but its status unreadable is still worth telling apart from a host that is down
+    return { host: h.name, reachable: connected, error: (err as Error).message, status: null };
   } finally {
     clearTimeout(timer);
   }
@@ -170,7 +182,7 @@ function renderRing(hosts: HostView[], order: string[], now: number, quiet?: boo
   let out = quiet ? '' : `ring: ${ringLine(order)}\n\n`;
   out += table(
     ['HOST', 'DAEMON'],
-    hosts.map((h) => [h.host, !h.reachable ? `unreachable: ${h.error}` : h.status ? daemonLine(h.status, now) : 'no status (has `chain watch` run there?)']),
+    hosts.map((h) => [h.host, !h.reachable ? `unreachable: ${h.error}` : h.error ? h.error : h.status ? daemonLine(h.status, now) : 'no status (has `chain watch` run there?)']),
   );
   if (!quiet) out += '\n' + linkTable(hosts, now);
   return out + summary(hosts);
@@ -186,6 +198,7 @@ function daemonLine(s: StatusView, now: number): string {
     case 'running':
       return `${s.command} running (pid ${s.pid}, for ${human(now - s.startedAt)}), updated ${ago(now, s.updatedAt)}`;
     case 'stopped':
+      if (s.command === 'push') return `last chain push (pid ${s.pid}) finished ${ago(now, s.stoppedAt ?? s.updatedAt)}; links as they were then`;
       return `not running: ${what} stopped ${ago(now, s.stoppedAt ?? s.updatedAt)}; links as they were then`;
     case 'gone':
       return `not running: ${what} is gone (killed, crashed or rebooted), last update ${ago(now, s.updatedAt)}`;
@@ -228,14 +241,7 @@ function ago(now: number, at: number): string {
   return `${human(now - at)} ago`;
 }
 
-/** an age in ms, rounded to its two largest units: 4s, 3m12s, 2h5m, 3d4h */
-export function human(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  const two = (a: number, ua: string, b: number, ub: string) => `${a}${ua}${b ? `${b}${ub}` : ''}`;
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return two(Math.floor(s / 60), 'm', s % 60, 's');
-  if (s < 86_400) return two(Math.floor(s / 3600), 'h', Math.floor((s % 3600) / 60), 'm');
-  return two(Math.floor(s / 86_400), 'd', Math.floor((s % 86_400) / 3600), 'h');
-}
+/** an age in ms, rounded to its two largest units (4s, 3m12s, 2h5m); a clock ahead on another host is 0s */
+const human = (ms: number): string => fmtAge(Math.max(0, ms));
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

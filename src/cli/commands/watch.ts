@@ -2,12 +2,30 @@
 // SIGTERM/SIGINT finish the batch in flight and exit 0; SIGHUP re-reads the config.
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { acquireLocalLock, readLocalLock, type LocalLock } from '../../engine/lock.js';
 import { ChainError } from '../../core/errors.js';
 import { EXIT } from '../../core/exit-codes.js';
 import { LocalRemote } from '../../transport/local.js';
 import { WatchDaemon, type RingView } from '../../engine/daemon.js';
+import { StatusWriter, STATUS_MIRROR } from '../../engine/status-file.js';
+import { startMetrics } from '../../engine/metrics.js';
+import { gate } from '../../engine/lock.js';
 import { makeLogger, makeProgress, openRemote, ringFromArgs, type GlobalArgs } from '../context.js';
 import { setExit } from '../exit.js';
+
+/**
+ * One process at a time works a host's state dir (its queues and snapshot): a second `watch` or a
+ * `push` beside a running `watch` exits 75 instead of interleaving with it.
+ */
+export function hostLock(stateDir: string, command: 'watch' | 'push'): LocalLock {
+  const file = join(stateDir, 'lock');
+  const lock = acquireLocalLock(file, command);
+  if (lock) return lock;
+  const held = readLocalLock(file);
+  const who = held ? `chain ${held.command} (pid ${held.pid})` : 'another chain process';
+  throw new ChainError(`${who} already works this host's state dir (${file}); try again later`, { exitCode: EXIT.BUSY });
+}
 
 export function ringView(argv: GlobalArgs): RingView {
   const { config, ring } = ringFromArgs(argv);
@@ -43,6 +61,7 @@ export const watchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         hint: `create it (mkdir -p ${first.root}) or fix "root" in ${first.configFile}`,
       });
     }
+    const lock = hostLock(first.state, 'watch');
     const daemon = new WatchDaemon({
       resolve: () => ringView(argv),
       connectTo: (name) => () => {
@@ -54,7 +73,22 @@ export const watchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       source: (root, name) => new LocalRemote(root, name),
       log,
       progress: makeProgress(argv, log),
+      // a repair holding this host's or the target's lock pauses the pushes instead of interleaving
+      gate: (target, signal) => gate(target, first.root, signal, { log }),
     });
+    const { config } = ringFromArgs(argv);
+    // a port in use fails now, before the long startup work
+    const metrics = config.metrics ? await startMetrics({ ...config.metrics, status: () => daemon.status(), configFile: config.file }) : undefined;
+    if (metrics) log.info(`metrics at ${metrics.url}`);
+    const own = new LocalRemote(first.root, first.self);
+    const writer = new StatusWriter({
+      stateDir: first.state,
+      status: () => daemon.status(),
+      // a copy inside the root lets `chain status --ring` read it over SFTP from any host
+      mirror: (json) => own.writeSmall(STATUS_MIRROR, json),
+      onError: (e) => log.warn(e.message),
+    });
+    writer.start();
     const onStop = (sig: string) => {
       log.info(`${sig} received`);
       daemon.stop();
@@ -65,7 +99,13 @@ export const watchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       log.info('SIGHUP received: reloading the config');
       daemon.reload();
     });
-    await daemon.run();
+    try {
+      await daemon.run();
+    } finally {
+      await metrics?.close();
+      await writer.stop();
+      lock.release();
+    }
     setExit(EXIT.OK);
   },
 };

@@ -1,0 +1,753 @@
+// npm run bench: chain against rsync and lsyncd, in one run, on the same loopback sshd hosts.
+//
+//   burst    10,000 × 5 KiB (100 leaf dirs) cp -a'd into host1 of a 3-host `chain watch` ring, timed
+//            until all are on host3; beside one plain `rsync -a` hop and an lsyncd chain
+//            (default.rsyncssh, delay 1) host1→host2→host3. Chain at interval 1s, and 100ms.
+//   latency  one 5 KiB file host1→host3: chain (interval 1s, and 100ms) and the lsyncd chain.
+//   rss      peak RSS of `chain watch` over 100,000 files (roots already identical) and how long its
+//            startup compare takes, beside `rsync -a` finding the same trees identical.
+//   profile  (only when asked) one chain burst with CPU profiles of the daemons and every SFTP
+//            request counted in sftp-server's log.
+//
+// See bench/README.md. Read ../shared/BENCHMARKING.md for this machine's quirks: runs use fresh
+// directories, old copies are renamed aside (never deleted) until the end, sources are pre-read,
+// and chain / rsync / lsyncd runs are interleaved; medians and min–max are reported.
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync, rmSync, readFileSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startHosts, type Ring } from '../test/support/sshd.js';
+import { BIN } from '../test/support/chain.js';
+import { Proc, stopAll, killAllNow, sleep, now, waitQuiet, cpuOf, reapedChildTicks, memOf, execFileP, TICK_S, loadSample, foreignLoad } from './lib/procs.js';
+import { makeTree, preRead, preStat, Completion, renameAside, type Layout } from './lib/files.js';
+import { startLsyncd } from './lib/lsyncd.js';
+import { summariseProfile, setSftpLog, countSftpRequests } from './lib/profile.js';
+import { median, min, max, secs, ratio, table, markdown } from './lib/stats.js';
+
+// ---- options ----------------------------------------------------------------------------------
+
+const SECTIONS = ['burst', 'latency', 'rss', 'profile'] as const;
+type Section = (typeof SECTIONS)[number];
+
+interface Options {
+  runs: number;
+  only: Set<Section>;
+  quick: boolean;
+  fast: boolean;
+  sftpLog: boolean;
+  json?: string;
+  verbose: boolean;
+}
+
+const USAGE = `usage: npm run bench -- [--runs N] [--only burst,latency,rss,profile] [--profile] [--quick]
+                       [--no-fast] [--sftp-log] [--json FILE] [--verbose]
+  --runs N     timed runs per workload (default 5; 3 with --quick); medians and min–max are reported
+  --only LIST  sections to run (default burst,latency,rss)
+  --profile    also run the profile section (CPU profiles of the daemons, SFTP requests per file)
+  --quick      a smoke check: 1,000 burst files, 10,000 files for rss
+  --no-fast    skip the interval 100ms ring
+  --sftp-log   keep the harness's per-request sftp-server INFO log on during timed runs
+  --json FILE  also write the results as JSON
+  --verbose    print each run as it finishes, and the daemons' push lines`;
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { runs: NaN, only: new Set(['burst', 'latency', 'rss']), quick: false, fast: true, sftpLog: false, verbose: false };
+  let profile = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (v === undefined) usage(`${a} needs a value`);
+      return v;
+    };
+    const key = a.split('=')[0];
+    if (key === '--runs') {
+      o.runs = Number(val());
+      if (!Number.isInteger(o.runs) || o.runs < 1) usage('--runs must be a positive integer');
+    } else if (key === '--only') {
+      const list = val().split(',').map((s) => s.trim()).filter(Boolean);
+      for (const s of list) if (!SECTIONS.includes(s as Section)) usage(`unknown section ${s} (have ${SECTIONS.join(', ')})`);
+      o.only = new Set(list as Section[]);
+    } else if (key === '--profile') profile = true;
+    else if (key === '--quick') o.quick = true;
+    else if (key === '--no-fast') o.fast = false;
+    else if (key === '--sftp-log') o.sftpLog = true;
+    else if (key === '--json') o.json = val();
+    else if (key === '--verbose' || key === '-v') o.verbose = true;
+    else if (key === '--help' || key === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else usage(`unknown option ${a}`);
+  }
+  if (profile) o.only.add('profile');
+  if (Number.isNaN(o.runs)) o.runs = o.quick ? 3 : 5;
+  return o;
+}
+
+function usage(msg: string): never {
+  console.error(`${msg}\n${USAGE}`);
+  process.exit(2);
+}
+
+// ---- state of one benchmark run ---------------------------------------------------------------
+
+const opts = parseArgs(process.argv.slice(2));
+const FILE_SIZE = 5 * 1024;
+const BURST_FILES = opts.quick ? 1_000 : 10_000;
+const RSS_FILES = opts.quick ? 10_000 : 100_000;
+const RSS_LIMIT = 150e6;
+const INTERVAL_MS = 1000;
+const FAST_MS = 100;
+const LSYNCD_DELAY = 1;
+
+const benchDir = mkdtempSync(join(tmpdir(), 'chain-bench-'));
+let ring: Ring | undefined;
+let stopping = false;
+
+const say = (s: string) => process.stderr.write(`${s}\n`);
+const step = (s: string) => process.stderr.write(`\n== ${s}\n`);
+const fmtN = (n: number) => n.toLocaleString('en-US');
+const fmtS = (ms: number) => (ms / 1000).toFixed(2);
+const MB = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+
+interface Row {
+  workload: string;
+  chainLabel: string;
+  chain: number[];
+  anchorLabel: string;
+  anchor: number[];
+  kind: 'time' | 'bytes';
+  target?: { max: number; text: string };
+  /** what was timed on chain's side, and on the anchor's */
+  chainCmd: string;
+  anchorCmd: string;
+}
+const rows: Row[] = [];
+/** the long-running processes of the burst and latency sections, printed once */
+const setup: string[] = [];
+const notes: string[] = [];
+const extras: Record<string, unknown> = {};
+
+// ---- chain rings and lsyncd -------------------------------------------------------------------
+
+interface ChainRing {
+  label: string;
+  intervalMs: number;
+  cfg: string;
+  roots: string[];
+  daemons: Proc[];
+  commands: string[];
+}
+
+async function startChainRing(label: string, intervalMs: number, rootName: string, stateName: string, cpuProf?: string): Promise<ChainRing> {
+  const r = ring!;
+  const hosts = r.hosts.map((h) => ({ name: h.name, address: h.address, port: h.port, root: join(h.dir, rootName), state: join(h.dir, stateName) }));
+  for (const h of hosts) mkdirSync(h.root, { recursive: true }), mkdirSync(h.state, { recursive: true });
+  const cfg = r.writeConfig({ interval: `${intervalMs}ms`, root: hosts[0].root, state: hosts[0].state, hosts }, join(benchDir, `chain-${label}.yaml`));
+  const daemons = hosts.map((h) => startChainDaemon(`chain-${label}-${h.name}`, cfg, h.name, cpuProf));
+  await Promise.all(daemons.map((d) => d.waitFor(/^watching /, 120_000)));
+  return {
+    label,
+    intervalMs,
+    cfg,
+    roots: hosts.map((h) => h.root),
+    daemons,
+    commands: hosts.map((h) => `chain --config ${cfg} --host ${h.name} watch`),
+  };
+}
+
+function startChainDaemon(name: string, cfg: string, host: string, cpuProf?: string): Proc {
+  const node = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`, `--cpu-prof-name=${host}.cpuprofile`] : [];
+  return new Proc(name, process.execPath, [...node, BIN, '--config', cfg, '--host', host, 'watch'], { logFile: join(benchDir, `${name}.log`) });
+}
+
+interface LsyncdChain {
+  dirs: string[];
+  procs: Proc[];
+  commands: string[];
+  configs: string[];
+}
+
+async function startLsyncdChain(): Promise<LsyncdChain> {
+  const r = ring!;
+  const dirs = r.hosts.map((h) => join(h.dir, 'lsyncd'));
+  for (const d of dirs) mkdirSync(d, { recursive: true });
+  const procs: Proc[] = [];
+  const commands: string[] = [];
+  const configs: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const l = await startLsyncd(
+      `lsyncd-${r.hosts[i].name}`,
+      { source: dirs[i], targetdir: dirs[i + 1], port: r.hosts[i + 1].port, user: r.user, identity: r.clientKey, knownHosts: r.knownHosts, delay: LSYNCD_DELAY },
+      benchDir,
+    );
+    procs.push(l.proc);
+    commands.push(l.command);
+    configs.push(l.config);
+  }
+  return { dirs, procs, commands, configs };
+}
+
+function sshCmd(port: number): string {
+  const r = ring!;
+  return `ssh -p ${port} -i ${r.clientKey} -o UserKnownHostsFile=${r.knownHosts} -o StrictHostKeyChecking=yes`;
+}
+
+function trashMoves(paths: string[]): { path: string; trash: string }[] {
+  return paths.map((p, i) => ({ path: p, trash: join(ring!.hosts[i % ring!.hosts.length].dir, 'trash') }));
+}
+
+// ---- one timed copy ---------------------------------------------------------------------------
+
+interface Arrival {
+  /** cp -a finished */
+  cp: number;
+  /** all files on the second host */
+  hop1: number;
+  /** all files on the third host */
+  done: number;
+  /** CPU seconds per process group during the run */
+  cpu: Record<string, number>;
+  /** CPU seconds used meanwhile by processes this benchmark did not start, and steal time */
+  noise: { foreign: number; steal: number };
+}
+
+/** cp -a the staging tree to dirs[0]/run, wait until it is complete on dirs[1] and dirs[2] */
+async function copyAndWait(staging: string, layout: Layout, dirs: string[], run: string, groups: Record<string, number>, timeoutMs: number): Promise<Arrival> {
+  await preRead(staging);
+  const c2 = new Completion(join(dirs[1], run), layout);
+  const c3 = new Completion(join(dirs[2], run), layout);
+  const cpu0 = cpuOf(groups);
+  const reaped0 = reapedChildTicks();
+  const own0 = process.cpuUsage();
+  const load0 = loadSample();
+  const t0 = now();
+  const cp = spawn('cp', ['-a', staging, join(dirs[0], run)], { stdio: 'ignore' });
+  let tCp = NaN;
+  let cpFailed: string | null = null;
+  const cpDone = new Promise<void>((resolve) =>
+    cp.once('exit', (code, sig) => {
+      tCp = now() - t0;
+      if (code !== 0) cpFailed = `cp exited ${sig ?? code}`;
+      resolve();
+    }),
+  );
+  let hop1 = NaN;
+  let done = NaN;
+  for (;;) {
+    if (cpFailed) throw new Error(cpFailed);
+    if (Number.isNaN(hop1) && c2.check()) hop1 = now() - t0;
+    if (c3.check()) {
+      done = now() - t0;
+      if (Number.isNaN(hop1)) hop1 = done;
+      break;
+    }
+    if (now() - t0 > timeoutMs) {
+      throw new Error(`${run}: not complete after ${timeoutMs / 1000}s: ${fmtN(c2.count)} files on ${dirs[1]}, ${fmtN(c3.count)} on ${dirs[2]} (of ${fmtN(layout.files)})`);
+    }
+    await sleep(20);
+  }
+  const cpu1 = cpuOf(groups);
+  const noise = foreignLoad(load0, loadSample());
+  const own = process.cpuUsage(own0);
+  await cpDone;
+  const cpu: Record<string, number> = {};
+  for (const k of Object.keys(groups)) cpu[k] = (cpu1[k] - cpu0[k]) * TICK_S;
+  cpu['cp'] = (reapedChildTicks() - reaped0) * TICK_S;
+  cpu['bench-poll'] = (own.user + own.system) / 1e6;
+  return { cp: tCp, hop1, done, cpu, noise };
+}
+
+/** one small file written on dirs[0]/rel; ms until it is on dirs[1] and dirs[2] */
+async function oneFile(dirs: string[], rel: string, timeoutMs = 60_000): Promise<{ hop1: number; done: number }> {
+  const data = randomBytes(FILE_SIZE);
+  const t0 = now();
+  writeFileSync(join(dirs[0], rel), data);
+  let hop1 = NaN;
+  for (;;) {
+    if (Number.isNaN(hop1) && existsSync(join(dirs[1], rel))) hop1 = now() - t0;
+    if (existsSync(join(dirs[2], rel))) {
+      const done = now() - t0;
+      return { hop1: Number.isNaN(hop1) ? done : hop1, done };
+    }
+    if (now() - t0 > timeoutMs) throw new Error(`${rel} did not reach ${dirs[2]} within ${timeoutMs / 1000}s`);
+    await sleep(5);
+  }
+}
+
+async function rsyncOnce(src: string, dest: string, port: number, extra: string[] = []): Promise<number> {
+  const t0 = now();
+  await execFileP('rsync', ['-a', ...extra, '-e', sshCmd(port), `${src}/`, `${ring!.user}@127.0.0.1:${dest}/`], { maxBuffer: 16 << 20 });
+  return now() - t0;
+}
+
+function rsyncCommand(src: string, dest: string, port: number, extra: string[] = []): string {
+  return `rsync -a ${extra.map((e) => e + ' ').join('')}-e "${sshCmd(port)}" ${src}/ ${ring!.user}@127.0.0.1:${dest}/`;
+}
+
+/** flag a run during which other processes on this machine used a noticeable share of the CPU */
+function noiseText(x: Arrival): string {
+  const share = x.noise.foreign / ((2 * x.done) / 1000);
+  return share > 0.05 || x.noise.steal > 0.05 * (x.done / 1000) ? `  [other load ${x.noise.foreign.toFixed(2)} CPU-s = ${(100 * share).toFixed(0)}% of the machine, steal ${x.noise.steal.toFixed(2)} s]` : '';
+}
+
+const sumCpu = (c: Record<string, number>) => Object.values(c).reduce((s, x) => s + x, 0);
+function cpuLine(c: Record<string, number>): string {
+  return Object.entries(c)
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ');
+}
+function medianCpu(list: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(list[0] ?? {})) out[k] = median(list.map((c) => c[k]));
+  return out;
+}
+
+// ---- sections ---------------------------------------------------------------------------------
+
+async function burstSection(staging: string, layout: Layout, a: ChainRing, fast: ChainRing | null, ls: LsyncdChain | null): Promise<void> {
+  step(`burst: ${fmtN(layout.files)} × 5 KiB in ${layout.dirs.length} dirs, ${opts.runs} runs each, interleaved`);
+  const r = ring!;
+  const rsyncDir = join(r.hosts[1].dir, 'rsync');
+  mkdirSync(rsyncDir, { recursive: true });
+  const sshd = Object.fromEntries(r.hosts.map((h) => [`sshd-${h.name}`, h.pid]));
+  const res = {
+    chain: [] as Arrival[],
+    fast: [] as Arrival[],
+    lsyncd: [] as Arrival[],
+    rsync: [] as number[],
+    rsyncCpu: [] as Record<string, number>[],
+  };
+  const timeout = opts.quick ? 120_000 : 600_000;
+  const chainRun = async (c: ChainRing, i: number, into: Arrival[]) => {
+    const run = `burst-${c.label}-${i}`;
+    const groups = { ...Object.fromEntries(c.daemons.map((d, k) => [`chain-${r.hosts[k].name}`, d.pid])), ...sshd };
+    const x = await copyAndWait(staging, layout, c.roots, run, groups, timeout);
+    into.push(x);
+    say(`  chain ${c.label.padEnd(5)} run ${i + 1}: host3 ${fmtS(x.done)} s (host2 ${fmtS(x.hop1)} s, cp ${fmtS(x.cp)} s)${noiseText(x)}${opts.verbose ? `  cpu-s: ${cpuLine(x.cpu)}` : ''}`);
+    await waitQuiet({ minMs: 500 });
+    renameAside(trashMoves(c.roots.map((root) => join(root, run))));
+    await waitQuiet({ minMs: c.intervalMs + 1500 });
+  };
+  for (let i = 0; i < opts.runs; i++) {
+    await chainRun(a, i, res.chain);
+
+    {
+      const dest = join(rsyncDir, `run-${i}`);
+      await preRead(staging);
+      const reaped0 = reapedChildTicks();
+      const cpu0 = cpuOf(sshd);
+      const ms = await rsyncOnce(staging, dest, r.hosts[1].port);
+      const cpu1 = cpuOf(sshd);
+      const got = new Completion(dest, layout);
+      if (!got.check()) throw new Error(`rsync left ${dest} incomplete: ${got.count} files`);
+      res.rsync.push(ms);
+      const cpu: Record<string, number> = { 'rsync+ssh (client)': (reapedChildTicks() - reaped0) * TICK_S };
+      for (const k of Object.keys(sshd)) cpu[k] = (cpu1[k] - cpu0[k]) * TICK_S;
+      res.rsyncCpu.push(cpu);
+      say(`  rsync one hop run ${i + 1}: ${fmtS(ms)} s${opts.verbose ? `  cpu-s: ${cpuLine(cpu)}` : ''}`);
+      renameAside(trashMoves([dest]).map((m) => ({ ...m, trash: join(r.hosts[1].dir, 'trash') })));
+      await waitQuiet({ minMs: 300 });
+    }
+
+    if (ls) {
+      const run = `burst-lsyncd-${i}`;
+      const groups = { 'lsyncd-host1': ls.procs[0].pid, 'lsyncd-host2': ls.procs[1].pid, ...sshd };
+      const x = await copyAndWait(staging, layout, ls.dirs, run, groups, timeout);
+      res.lsyncd.push(x);
+      say(`  lsyncd chain run ${i + 1}: host3 ${fmtS(x.done)} s (host2 ${fmtS(x.hop1)} s, cp ${fmtS(x.cp)} s)${noiseText(x)}${opts.verbose ? `  cpu-s: ${cpuLine(x.cpu)}` : ''}`);
+      await waitQuiet({ minMs: 500 });
+      renameAside(trashMoves(ls.dirs.map((d) => join(d, run))));
+      await waitQuiet({ minMs: LSYNCD_DELAY * 1000 + 1500 });
+    }
+
+    if (fast) await chainRun(fast, i, res.fast);
+  }
+
+  const copy = (dirs: string[], tag: string) => `cp -a ${staging} ${dirs[0]}/${tag}-N; until ${fmtN(layout.files)} files are in ${dirs[2]}/${tag}-N`;
+  const rsyncCmd = rsyncCommand(staging, join(rsyncDir, 'run-N'), r.hosts[1].port);
+  const burstName = `burst ${fmtN(layout.files)} × 5 KiB → host3`;
+  const times = (xs: Arrival[]) => xs.map((x) => x.done);
+  const A = `[A] ${copy(a.roots, 'burst-1s')}`;
+  const B = fast ? `[B] ${copy(fast.roots, 'burst-100ms')}` : '';
+  const L = ls ? `[L] ${copy(ls.dirs, 'burst-lsyncd')}` : '';
+  if (ls) rows.push({ workload: burstName, chainLabel: 'chain, interval 1s', chain: times(res.chain), anchorLabel: 'lsyncd chain, delay 1', anchor: times(res.lsyncd), kind: 'time', target: { max: 0.3, text: '≤ 0.30×' }, chainCmd: A, anchorCmd: L });
+  else notes.push('lsyncd is not installed: the lsyncd chain rows are missing');
+  rows.push({ workload: burstName, chainLabel: 'chain, interval 1s', chain: times(res.chain), anchorLabel: 'rsync -a, ONE hop', anchor: res.rsync, kind: 'time', target: { max: 2, text: 'aim ≤ 2×' }, chainCmd: A, anchorCmd: rsyncCmd });
+  if (fast) {
+    if (ls) rows.push({ workload: burstName, chainLabel: 'chain, interval 100ms', chain: times(res.fast), anchorLabel: 'lsyncd chain, delay 1', anchor: times(res.lsyncd), kind: 'time', chainCmd: B, anchorCmd: L });
+    rows.push({ workload: burstName, chainLabel: 'chain, interval 100ms', chain: times(res.fast), anchorLabel: 'rsync -a, ONE hop', anchor: res.rsync, kind: 'time', chainCmd: B, anchorCmd: rsyncCmd });
+  }
+  rows.push({
+    workload: `burst → host2 only (first hop)`,
+    chainLabel: 'chain, interval 1s',
+    chain: res.chain.map((x) => x.hop1),
+    anchorLabel: 'rsync -a, ONE hop',
+    anchor: res.rsync,
+    kind: 'time',
+    chainCmd: `${A.replace(/ until .*/, '')} until all are in ${a.roots[1]}/burst-1s-N`,
+    anchorCmd: rsyncCmd,
+  });
+  if (ls)
+    rows.push({
+      workload: `burst → host2 only (first hop)`,
+      chainLabel: 'lsyncd, delay 1',
+      chain: res.lsyncd.map((x) => x.hop1),
+      anchorLabel: 'rsync -a, ONE hop',
+      anchor: res.rsync,
+      kind: 'time',
+      chainCmd: `${L.replace(/ until .*/, '')} until all are in ${ls.dirs[1]}/burst-lsyncd-N`,
+      anchorCmd: rsyncCmd,
+    });
+  const cpTimes = [...res.chain, ...res.fast, ...res.lsyncd].map((x) => x.cp);
+  notes.push(`cp -a of the burst into host1 (the local floor) took ${fmtS(median(cpTimes))} s median (${fmtS(min(cpTimes))}–${fmtS(max(cpTimes))}).`);
+  const cpuNote = (label: string, list: Record<string, number>[], wall: number[]) => {
+    const m = medianCpu(list);
+    notes.push(`CPU seconds per run, ${label} (median; wall ${fmtS(median(wall))} s, 2 vCPUs = ${fmtS(2 * median(wall))} CPU-s available): ${cpuLine(m)}; total ${sumCpu(m).toFixed(2)}`);
+  };
+  const all = [...res.chain, ...res.fast, ...res.lsyncd];
+  notes.push(
+    `other processes on this machine used ${median(all.map((x) => x.noise.foreign)).toFixed(2)} CPU-s median per burst run (max ${max(all.map((x) => x.noise.foreign)).toFixed(2)}); steal ${median(all.map((x) => x.noise.steal)).toFixed(2)} s median`,
+  );
+  cpuNote('chain interval 1s', res.chain.map((x) => x.cpu), times(res.chain));
+  if (fast) cpuNote('chain interval 100ms', res.fast.map((x) => x.cpu), times(res.fast));
+  cpuNote('rsync one hop', res.rsyncCpu, res.rsync);
+  if (ls) cpuNote('lsyncd chain', res.lsyncd.map((x) => x.cpu), times(res.lsyncd));
+  extras.burst = res;
+}
+
+async function latencySection(a: ChainRing, fast: ChainRing | null, ls: LsyncdChain | null): Promise<void> {
+  step(`latency: one 5 KiB file host1 → host3, ${opts.runs} runs each, interleaved`);
+  const systems: { label: string; dirs: string[]; min: number; out: { hop1: number; done: number }[]; commands: string[] }[] = [
+    { label: 'chain 1s', dirs: a.roots, min: a.intervalMs, out: [], commands: a.commands },
+  ];
+  if (ls) systems.push({ label: 'lsyncd', dirs: ls.dirs, min: LSYNCD_DELAY * 1000, out: [], commands: ls.commands });
+  if (fast) systems.push({ label: 'chain 100ms', dirs: fast.roots, min: fast.intervalMs, out: [], commands: fast.commands });
+  for (const s of systems) {
+    mkdirSync(join(s.dirs[0], 'latency'), { recursive: true });
+    const t0 = now();
+    while (!existsSync(join(s.dirs[2], 'latency'))) {
+      if (now() - t0 > 60_000) throw new Error(`${s.label}: latency/ did not reach host3`);
+      await sleep(50);
+    }
+  }
+  await waitQuiet({ minMs: 2500 });
+  for (let i = 0; i < opts.runs; i++) {
+    for (const s of systems) {
+      const x = await oneFile(s.dirs, `latency/file-${i}.bin`);
+      s.out.push(x);
+      say(`  ${s.label.padEnd(11)} run ${i + 1}: host3 ${fmtS(x.done)} s (host2 ${fmtS(x.hop1)} s)`);
+      await waitQuiet({ minMs: s.min + 1000 });
+    }
+  }
+  const [c, l, f] = [systems[0], systems.find((s) => s.label === 'lsyncd'), systems.find((s) => s.label === 'chain 100ms')];
+  const done = (s: (typeof systems)[number]) => s.out.map((x) => x.done);
+  const tag = (s: (typeof systems)[number]) => (s === c ? '[A]' : s === l ? '[L]' : '[B]');
+  const cmd = (s: (typeof systems)[number]) => `${tag(s)} 5 KiB written to ${s.dirs[0]}/latency/file-N.bin (fs.writeFileSync); until it is in ${s.dirs[2]}/latency/`;
+  if (l) rows.push({ workload: 'one 5 KiB file → host3', chainLabel: 'chain, interval 1s', chain: done(c), anchorLabel: 'lsyncd chain, delay 1', anchor: done(l), kind: 'time', chainCmd: cmd(c), anchorCmd: cmd(l) });
+  rows.push({
+    workload: 'one 5 KiB file → host3',
+    chainLabel: 'chain, interval 1s',
+    chain: done(c),
+    anchorLabel: 'target: interval + 200 ms',
+    anchor: [INTERVAL_MS + 200],
+    kind: 'time',
+    target: { max: 1, text: '≤ 1.00×' },
+    chainCmd: cmd(c),
+    anchorCmd: '',
+  });
+  if (f)
+    rows.push({
+      workload: 'one 5 KiB file → host3',
+      chainLabel: 'chain, interval 100ms',
+      chain: done(f),
+      anchorLabel: 'target: interval + 200 ms',
+      anchor: [FAST_MS + 200],
+      kind: 'time',
+      target: { max: 1, text: '≤ 1.00×' },
+      chainCmd: cmd(f),
+      anchorCmd: '',
+    });
+  notes.push(`single file, first hop (host2): ${systems.map((s) => `${s.label} ${fmtS(median(s.out.map((x) => x.hop1)))} s`).join(', ')}`);
+  extras.latency = Object.fromEntries(systems.map((s) => [s.label, s.out]));
+}
+
+async function rssSection(staging: string, layout: Layout): Promise<void> {
+  const r = ring!;
+  const copies = Math.round(RSS_FILES / layout.files);
+  step(`rss: chain watch over ${fmtN(copies * layout.files)} files (2-host ring host1→host2, roots identical), ${opts.runs} runs, interleaved with rsync -a`);
+  const [h1, h2] = r.hosts;
+  const roots = [join(h1.dir, 'rss-root'), join(h2.dir, 'rss-root')];
+  mkdirSync(roots[0], { recursive: true });
+  mkdirSync(roots[1], { recursive: true });
+  let t0 = now();
+  await preRead(staging);
+  for (let c = 0; c < copies; c++) await execFileP('cp', ['-a', staging, join(roots[0], `part${c}`)]);
+  const made = now() - t0;
+  t0 = now();
+  await execFileP('cp', ['-a', `${roots[0]}/.`, `${roots[1]}/`]);
+  say(`  made ${fmtN(copies * layout.files)} files on host1 in ${fmtS(made)} s (cp -a ×${copies}); cp -a to host2's root in ${fmtS(now() - t0)} s`);
+  const hwm: number[] = [];
+  const rssNow: number[] = [];
+  const compare: number[] = [];
+  const startup: number[] = [];
+  const rsync: number[] = [];
+  let command = '';
+  let sent = '';
+  for (let i = 0; i < opts.runs; i++) {
+    // a fresh state dir each run: the daemon finds no history and compares the whole tree
+    const hosts = [h1, h2].map((h, k) => ({ name: h.name, address: h.address, port: h.port, root: roots[k], state: join(h.dir, `rss-state-${i}`) }));
+    for (const h of hosts) mkdirSync(h.state, { recursive: true });
+    const cfg = r.writeConfig({ interval: '1s', root: hosts[0].root, state: hosts[0].state, hosts }, join(benchDir, `chain-rss-${i}.yaml`));
+    command = `chain --config ${cfg} --host host1 watch  (rss-state-N fresh each run; host2 runs no daemon)`;
+    await preStat(...roots);
+    await waitQuiet({ minMs: 200 });
+    const t = now();
+    const d = startChainDaemon(`chain-rss-${i}`, cfg, 'host1');
+    const cmp = await d.waitFor(/compared (\d+) entries with \S+; (sent .*) in ([\d.]+)s$/, 600_000);
+    await d.waitFor(/^watching /, 60_000);
+    const up = now() - t;
+    const m = memOf(d.pid);
+    await d.stop('SIGTERM');
+    hwm.push(m.hwm);
+    rssNow.push(m.rss);
+    compare.push(Number(cmp[3]) * 1000);
+    startup.push(up);
+    sent = `${fmtN(Number(cmp[1]))} entries compared, ${cmp[2]}`;
+    say(`  chain run ${i + 1}: peak RSS ${MB(m.hwm)} (now ${MB(m.rss)}), startup compare ${cmp[3]} s (${sent}), start→watching ${fmtS(up)} s`);
+
+    await preStat(...roots);
+    await waitQuiet({ minMs: 200 });
+    const ms = await rsyncOnce(roots[0], roots[1], h2.port, ['--exclude=/.chain/']);
+    rsync.push(ms);
+    say(`  rsync -a (nothing to send) run ${i + 1}: ${fmtS(ms)} s`);
+  }
+  rows.push({
+    workload: `chain watch over ${fmtN(copies * layout.files)} files: peak RSS (VmHWM at "watching")`,
+    chainLabel: 'chain watch',
+    chain: hwm,
+    anchorLabel: 'target: 150 MB',
+    anchor: [RSS_LIMIT],
+    kind: 'bytes',
+    target: { max: 1, text: '≤ 1.00×' },
+    chainCmd: command,
+    anchorCmd: '',
+  });
+  rows.push({
+    workload: `startup compare, ${fmtN(copies * layout.files)} identical files`,
+    chainLabel: 'chain watch (its log)',
+    chain: compare,
+    anchorLabel: 'rsync -a, nothing to send',
+    anchor: rsync,
+    kind: 'time',
+    chainCmd: command,
+    anchorCmd: rsyncCommand(roots[0], roots[1], h2.port, ['--exclude=/.chain/']),
+  });
+  notes.push(`rss: ${sent}; start → "watching" ${fmtS(median(startup))} s median; RSS right after "watching" ${MB(median(rssNow))} median.`);
+  renameAside(trashMoves(roots));
+  extras.rss = { hwm, rssNow, compare, startup, rsync };
+}
+
+async function profileSection(staging: string, layout: Layout): Promise<void> {
+  const r = ring!;
+  step(`profile: one chain burst (${fmtN(layout.files)} files) with node --cpu-prof on the daemons and sftp-server at DEBUG3`);
+  for (const h of r.hosts) setSftpLog(h.dir, h.logFile, 'DEBUG3');
+  const profDir = join(benchDir, 'cpuprof');
+  mkdirSync(profDir, { recursive: true });
+  // the profiles outlive the run (for chrome://inspect or speedscope)
+  const profDirKeep = mkdtempSync(join(tmpdir(), 'chain-bench-profiles-'));
+  const p = await startChainRing('prof', INTERVAL_MS, 'prof-root', 'prof-state', profDir);
+  await waitQuiet({ minMs: 1000 });
+  const offsets = r.hosts.map((h) => statSync(h.logFile).size);
+  const winStart = Number(process.hrtime.bigint() / 1000n);
+  const logStart = p.daemons.map((d) => d.lineCount);
+  const sshd = Object.fromEntries(r.hosts.map((h) => [`sshd-${h.name}`, h.pid]));
+  const groups = { ...Object.fromEntries(p.daemons.map((d, k) => [`chain-${r.hosts[k].name}`, d.pid])), ...sshd };
+  const x = await copyAndWait(staging, layout, p.roots, 'burst-prof', groups, 600_000);
+  await waitQuiet({ minMs: 2000 });
+  const winEnd = Number(process.hrtime.bigint() / 1000n);
+  const cpuAfterQuiet = cpuOf(groups);
+  say(`  host3 after ${fmtS(x.done)} s (host2 ${fmtS(x.hop1)} s); CPU-s until host3: ${cpuLine(x.cpu)}`);
+  const out: string[] = [];
+  out.push(`profile run (sftp-server logging every request, daemons under --cpu-prof: slower than the timed runs):`);
+  out.push(`  ${fmtN(layout.files)} files reached host2 in ${fmtS(x.hop1)} s and host3 in ${fmtS(x.done)} s; CPU seconds until then: ${cpuLine(x.cpu)}`);
+  // what each daemon logged about its pushes
+  p.daemons.forEach((d, k) => {
+    const lines = d.since(logStart[k]).filter((l) => /pushed|compared|warn|error/.test(l));
+    out.push(`  ${r.hosts[k].name} daemon log during the burst (${lines.length} lines):`);
+    for (const l of lines.slice(0, 12)) out.push(`    ${l}`);
+    if (lines.length > 12) out.push(`    … (${lines.length - 12} more)`);
+  });
+  // SFTP requests per host: host2's sshd serves host1's daemon, host3's serves host2's, host1's serves host3's
+  r.hosts.forEach((h, k) => {
+    const text = readFileSync(h.logFile).subarray(offsets[k]).toString('utf8');
+    const c = countSftpRequests(text);
+    const from = r.hosts[(k + r.hosts.length - 1) % r.hosts.length].name;
+    const per = (n: number) => (n / layout.files).toFixed(2);
+    const types = Object.entries(c.byType)
+      .sort((a, b) => b[1] - a[1])
+      .map(([t, n]) => `${t} ${fmtN(n)} (${per(n)}/file)`)
+      .join(', ');
+    out.push(`  SFTP requests served by ${h.name} (pushes from ${from}): ${fmtN(c.total)} replies = ${per(c.total)} per file; ${types}; ${fmtN(c.bytesWritten)} bytes written`);
+  });
+  await Promise.all(p.daemons.map((d) => d.stop('SIGTERM', 30_000)));
+  for (const h of r.hosts) setSftpLog(h.dir, h.logFile, opts.sftpLog ? 'INFO' : null);
+  const cpuTotal = Object.entries(cpuAfterQuiet).map(([k, v]) => `${k} ${(v * TICK_S).toFixed(2)}`);
+  out.push(`  CPU seconds since the daemons started, until the ring was quiet again: ${cpuTotal.join(', ')}`);
+  for (const h of r.hosts) {
+    const f = join(profDir, `${h.name}.cpuprofile`);
+    if (!existsSync(f)) {
+      out.push(`  (no CPU profile for ${h.name})`);
+      continue;
+    }
+    const s = summariseProfile(f, [winStart, winEnd]);
+    const pc = (ms: number) => `${((100 * ms) / s.totalMs).toFixed(1)}%`;
+    out.push(`  ${h.name} daemon CPU profile, burst until quiet: ${fmtS(s.totalMs)} s busy (idle ${fmtS(s.idleMs)} s).`);
+    out.push(`    self time by module: ${s.byModule.slice(0, 10).map(([m, ms]) => `${m} ${pc(ms)}`).join(', ')}`);
+    out.push(`    self time, top functions: ${s.byFunction.slice(0, 15).map(([fn, ms]) => `${fn} ${pc(ms)}`).join('; ')}`);
+    out.push(`    inclusive time in chain's code: ${s.chainInclusive.slice(0, 15).map(([fn, ms]) => `${fn} ${pc(ms)}`).join('; ')}`);
+    writeFileSync(join(profDirKeep, `${h.name}.cpuprofile`), readFileSync(f));
+  }
+  out.push(`  CPU profiles kept in ${profDirKeep} (open in Chrome DevTools or speedscope; delete when done)`);
+  extras.profile = out;
+  notes.push(...out);
+  renameAside(trashMoves(p.roots.map((root) => join(root, 'burst-prof'))));
+}
+
+// ---- report -----------------------------------------------------------------------------------
+
+function report(): string {
+  const head = ['#', 'workload', 'chain', 'chain median', 'chain min–max', 'anchor', 'anchor median', 'anchor min–max', 'ratio', 'target'];
+  const fmt = (kind: Row['kind']) => (kind === 'bytes' ? MB : (ms: number) => secs(ms));
+  const body = rows.map((r, i) => {
+    const f = fmt(r.kind);
+    const cm = median(r.chain);
+    const am = median(r.anchor);
+    const q = cm / am;
+    const verdict = r.target ? `${r.target.text} ${q <= r.target.max ? 'met' : 'MISSED'}` : '';
+    const rng = (xs: number[]) => (xs.length > 1 ? `${f(min(xs)).split(' ')[0]}–${f(max(xs))}` : '');
+    return [String(i + 1), r.workload, r.chainLabel, f(cm), rng(r.chain), r.anchorLabel, f(am), rng(r.anchor), ratio(cm, am), verdict];
+  });
+  const cmds = rows.map((r, i) => `${String(i + 1).padStart(2)}. chain:  ${r.chainCmd}${r.anchorCmd ? `\n    anchor: ${r.anchorCmd}` : ''}`);
+  const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const md = markdown(head, body);
+  return [
+    `chain bench, ${when}, ${opts.runs} runs per workload${opts.quick ? ' (--quick)' : ''}, node ${process.version}`,
+    '',
+    table(head, body),
+    '',
+    'Notes:',
+    ...notes.map((n) => `- ${n}`),
+    '',
+    'Running during the burst and latency sections:',
+    ...setup.map((x) => `  ${x}`),
+    '',
+    'Commands (each row):',
+    ...cmds,
+    '',
+    'Markdown:',
+    md,
+  ].join('\n');
+}
+
+// ---- main -------------------------------------------------------------------------------------
+
+async function cleanup(): Promise<void> {
+  await stopAll(10_000);
+  if (ring) {
+    say('removing the hosts and their trash (this frees many inodes: give the disk ~35 s before timing anything else)');
+    await ring.stop().catch(() => {});
+  }
+  rmSync(benchDir, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  for (const tool of ['rsync', 'cp', 'tar', 'find']) await execFileP('sh', ['-c', `command -v ${tool}`]).catch(() => usage(`${tool} is needed`));
+  const haveLsyncd = await execFileP('sh', ['-c', 'command -v lsyncd']).then(
+    () => true,
+    () => false,
+  );
+  if (!existsSync(BIN.replace(/bin\/chain$/, 'dist/src/cli/main.js'))) usage('dist/ is missing: run `npm run build` (npm run bench does)');
+
+  step('starting 3 sshd hosts on 127.0.0.1');
+  ring = await startHosts(3);
+  for (const h of ring.hosts) {
+    if (!opts.sftpLog && !setSftpLog(h.dir, h.logFile, null)) notes.push(`could not switch off sftp-server's request log on ${h.name}`);
+    say(`  ${h.name}: port ${h.port}, dir ${h.dir}`);
+  }
+  notes.push(
+    opts.sftpLog
+      ? "sftp-server logged every request at INFO during timed runs (--sftp-log), as the test harness does"
+      : 'sftp-server ran without per-request logging during timed runs (a stock `Subsystem sftp sftp-server`); the test harness logs at INFO',
+  );
+
+  const staging = join(benchDir, 'staging');
+  const t0 = now();
+  const layout = makeTree(staging, BURST_FILES, FILE_SIZE);
+  say(`  staging: ${fmtN(layout.files)} files in ${layout.dirs.length} leaf dirs under ${staging} (${fmtS(now() - t0)} s)`);
+
+  const wantRings = opts.only.has('burst') || opts.only.has('latency');
+  let a: ChainRing | null = null;
+  let fast: ChainRing | null = null;
+  let ls: LsyncdChain | null = null;
+  if (wantRings) {
+    step('starting chain watch ×3 (interval 1s)' + (opts.fast ? ', chain watch ×3 (interval 100ms)' : '') + (haveLsyncd ? ', lsyncd ×2 (delay 1)' : ''));
+    a = await startChainRing('1s', INTERVAL_MS, 'root', 'state');
+    if (opts.fast) fast = await startChainRing('100ms', FAST_MS, 'root-fast', 'state-fast');
+    if (haveLsyncd) ls = await startLsyncdChain();
+    else notes.push('lsyncd not found: no lsyncd rows (apt-get install lsyncd)');
+    setup.push(`[A] chain ring, interval 1s: ${a.commands.join(' & ')}`);
+    if (fast) setup.push(`[B] chain ring, interval 100ms: ${fast.commands.join(' & ')}`);
+    if (ls) setup.push(`[L] lsyncd chain host1→host2→host3, delay ${LSYNCD_DELAY}: ${ls.commands.join(' & ')}`);
+    setup.push(`[A] config ${a.cfg}:`, ...readFileSync(a.cfg, 'utf8').trimEnd().split('\n').map((l) => `    ${l}`));
+    if (ls) setup.push(`[L] config ${ls.configs[0]}:`, ...readFileSync(ls.configs[0], 'utf8').trimEnd().split('\n').map((l) => `    ${l}`));
+    await waitQuiet({ minMs: 1500 });
+  }
+  if (opts.only.has('burst')) await burstSection(staging, layout, a!, fast, ls);
+  if (opts.only.has('latency')) await latencySection(a!, fast, ls);
+  if (wantRings) {
+    if (opts.verbose) for (const d of [...a!.daemons, ...(fast?.daemons ?? [])]) say(`--- ${d.name}\n${d.tail(40)}`);
+    // peak memory of the burst daemons, for the notes
+    const peaks = [...a!.daemons, ...(fast?.daemons ?? [])].map((d) => `${d.name.replace(/^chain-/, '')} ${MB(memOf(d.pid).hwm)}`);
+    notes.push(`peak RSS of the ring daemons after the bursts: ${peaks.join(', ')}`);
+    await stopAll(15_000);
+  }
+  if (opts.only.has('rss')) await rssSection(staging, layout);
+  if (opts.only.has('profile')) await profileSection(staging, layout);
+
+  const text = report();
+  process.stdout.write(`\n${text}\n`);
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), opts: { ...opts, only: [...opts.only] }, rows, notes, extras }, null, 2));
+}
+
+process.on('exit', () => {
+  killAllNow();
+  try {
+    rmSync(benchDir, { recursive: true, force: true });
+  } catch {
+    /* best effort */
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    say(`\n${sig}: stopping everything this benchmark started`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+main().then(
+  async () => {
+    stopping = true;
+    await cleanup();
+  },
+  async (err: unknown) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`bench failed: ${(err as Error).stack ?? err}`);
+    await cleanup();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,57 @@
+// chain push: one-shot for cron and systemd timers. Exits 0 all pushed, 1 something failed,
+// 3 the next host was unreachable (the rest is done; its changes stay queued), 75 another run
+// holds the lock (what cron wants: try next time).
+import type { Argv, CommandModule } from 'yargs';
+import { existsSync, statSync } from 'node:fs';
+import { ChainError } from '../../core/errors.js';
+import { EXIT } from '../../core/exit-codes.js';
+import { LocalRemote } from '../../transport/local.js';
+import { runPush } from '../../engine/oneshot.js';
+import { StatusWriter } from '../../engine/status-file.js';
+import { gate } from '../../engine/lock.js';
+import type { DaemonStatus } from '../../engine/status.js';
+import { makeLogger, makeProgress, openRemote, ringFromArgs, type GlobalArgs } from '../context.js';
+import { hostLock, ringView } from './watch.js';
+import { setExit } from '../exit.js';
+
+export const pushCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'push',
+  describe: 'one-shot: push what changed since the last run to the next host, then exit',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .example('chain push --host apollo', 'push apollo\'s changes to its successor once')
+      .example('* * * * * chain --config /etc/chain/chain.yaml push --quiet', 'a crontab line: every minute (exit 75 = a run is still going)'),
+  handler: async (argv) => {
+    const view = ringView(argv);
+    const log = makeLogger(argv, view.self);
+    if (!existsSync(view.root) || !statSync(view.root).isDirectory()) {
+      throw new ChainError(`root ${view.root} of ${view.self} does not exist or is not a directory`, {
+        hint: `create it (mkdir -p ${view.root}) or fix "root" in ${view.configFile}`,
+      });
+    }
+    const lock = hostLock(view.state, 'push');
+    const { config } = ringFromArgs(argv);
+    let final: DaemonStatus | undefined;
+    try {
+      const code = await runPush({
+        view,
+        connectTo: (name) => () => {
+          const h = config.hosts.find((x) => x.name === name);
+          if (!h) throw new ChainError(`host ${name} is not in ${config.file}`);
+          return openRemote(config, h);
+        },
+        source: (root, name) => new LocalRemote(root, name),
+        log,
+        progress: makeProgress(argv, log),
+        onStatus: (s) => (final = s),
+        gate: (target, signal) => gate(target, view.root, signal, { log }),
+      });
+      // the run's outcome per link, for `chain status` and monitoring
+      const f = final;
+      if (f) await new StatusWriter({ stateDir: view.state, status: () => f, onError: (e) => log.warn(e.message) }).stop();
+      setExit(code);
+    } finally {
+      lock.release();
+    }
+  },
+};

@@ -1,0 +1,243 @@
+// Executes a repair plan (core/reconcile.ts) on the hosts: conflict copies aside first, then
+// structure (removals, replaced types, directories) outermost first, then content, many actions in
+// flight per host. Each file is read from a host that holds the winning version and streamed
+// through this process into the target (openRead → putFrom: atomic temp+rename there, mode and
+// mtime set), never whole in memory. Before changing a path it checks the target still holds what
+// the plan saw (STYLE.md habit 2); a path that changed, or whose source changed or went away, is
+// handed back for a re-plan. A host that stops answering is marked down and its work dropped.
+import type { Entry } from '../core/types.js';
+import type { Logger } from '../core/log.js';
+import type { Remote } from '../transport/remote.js';
+import type { HostCounts, RepairAction, RepairPlan } from '../core/reconcile.js';
+import { emptyCounts } from '../core/reconcile.js';
+import { sameEntry } from '../core/entry.js';
+import { classify } from '../core/classify.js';
+import { forEachLimit } from './parallel.js';
+
+export interface ApplyProgress {
+  files: number;
+  bytes: number;
+  /** actions done (all kinds) */
+  actions: number;
+}
+
+export interface ApplyOptions {
+  /** actions in flight per host (default 32) */
+  concurrency?: number;
+  log: Logger;
+  signal?: AbortSignal;
+  onProgress?: (p: ApplyProgress) => void;
+}
+
+export interface PathFailure {
+  host: string;
+  path: string;
+  error: Error;
+}
+
+export class PlanApplier {
+  readonly done: HostCounts[];
+  readonly progress: ApplyProgress = { files: 0, bytes: 0, actions: 0 };
+  /** paths to re-plan: the target changed under us, or the source changed or went away */
+  readonly changed = new Set<string>();
+  readonly failed: PathFailure[] = [];
+  /** hosts that stopped answering, with the error that showed it */
+  readonly down = new Map<number, Error>();
+
+  constructor(
+    private readonly remotes: readonly (Remote | null)[],
+    private readonly o: ApplyOptions,
+  ) {
+    this.done = remotes.map(() => emptyCounts());
+  }
+
+  isDown(h: number): boolean {
+    return this.down.has(h) || !this.remotes[h];
+  }
+
+  async apply(plan: RepairPlan): Promise<void> {
+    const per = (pick: (a: RepairAction) => boolean) => plan.hosts.map((hp) => hp.actions.filter(pick));
+    // 1. losing versions move aside (their copies elsewhere are read from there)
+    await this.phase(per((a) => a.op === 'keep'));
+    // 2. structure, outermost first: a directory must exist before what goes in it, and what is
+    //    in the way of a new type must go first
+    const structural = per((a) => a.op === 'remove' || a.op === 'mkdir' || ((a.op === 'copy' || a.op === 'symlink') && a.expect?.type === 'dir'));
+    const depths = [...new Set(structural.flat().map((a) => depth(a.path)))].sort((x, y) => x - y);
+    for (const d of depths) await this.phase(structural.map((list) => list.filter((a) => depth(a.path) === d)));
+    // 3. content; directory modes last (a read-only directory would refuse what goes in it)
+    await this.phase(per((a) => a.op === 'copy' || a.op === 'symlink' || (a.op === 'setattr' && a.entry.type !== 'dir')), true);
+    await this.phase(per((a) => a.op === 'setattr' && a.entry.type === 'dir'));
+    // directories made without owner rwx (made writable for their content) get their mode now
+    await this.phase(per((a) => a.op === 'mkdir' && (a.entry.mode & 0o700) !== 0o700).map((l) => l.map(finalMode)));
+  }
+
+  /** each host's share in parallel; within a host, up to `concurrency` at once */
+  private async phase(lists: RepairAction[][], content = false): Promise<void> {
+    await Promise.all(
+      lists.map((list, h) =>
+        forEachLimit(list, this.o.concurrency ?? 32, async (a) => {
+          if (this.isDown(h) || this.o.signal?.aborted) return;
+          await this.run(h, a, content);
+        }),
+      ),
+    );
+  }
+
+  private async run(h: number, a: RepairAction, content: boolean): Promise<void> {
+    const t = this.remotes[h]!;
+    try {
+      // a replaced directory was removed in the structure step: the path is empty now
+      const expect = content && a.expect?.type === 'dir' && (a.op === 'copy' || a.op === 'symlink') ? null : (a.expect ?? null);
+      const now = await t.lstat(a.path);
+      if (!matches(now, expect)) {
+        // already as planned (an earlier round, or another writer got there first): nothing to do
+        if (now && reached(now, a)) return;
+        this.changed.add(a.path);
+        this.o.log.debug(`${t.name}: ${a.path} changed since it was listed; planning it again`, { host: t.name, path: a.path });
+        return;
+      }
+      const c = this.done[h]!;
+      switch (a.op) {
+        case 'keep':
+          await t.rename(a.path, a.to);
+          c.keep++;
+          break;
+        case 'remove':
+          await t.remove(a.path);
+          c.remove += a.gone;
+          break;
+        case 'mkdir':
+          if (expect && expect.type !== 'dir') await t.remove(a.path);
+          await t.mkdirp(a.path, a.entry.mode | 0o700);
+          await t.setattr(a.path, { mode: a.entry.mode | 0o700 });
+          c.mkdir++;
+          break;
+        case 'symlink':
+          if (!content) {
+            // the structure step: a directory is in the way
+            await t.remove(a.path);
+            c.remove += a.gone ?? 0;
+            return;
+          }
+          await t.symlink(a.path, a.entry.target ?? '');
+          c.symlink++;
+          break;
+        case 'setattr':
+          await t.setattr(a.path, a.entry.type === 'dir' ? { mode: a.entry.mode } : { mode: a.entry.mode, mtime: a.entry.mtime });
+          c.setattr++;
+          break;
+        case 'copy':
+          if (!content) {
+            await t.remove(a.path);
+            c.remove += a.gone ?? 0;
+            return;
+          }
+          if (!(await this.copy(h, a))) return;
+          c.copy++;
+          c.bytes += a.entry.size;
+          this.progress.files++;
+          this.progress.bytes += a.entry.size;
+          break;
+      }
+      this.progress.actions++;
+      this.o.onProgress?.(this.progress);
+    } catch (err) {
+      this.trouble(h, a.path, err);
+    }
+  }
+
+  /** stream the winning version from a host holding it; false when it could not be (recorded) */
+  private async copy(h: number, a: Extract<RepairAction, { op: 'copy' }>): Promise<boolean> {
+    const t = this.remotes[h]!;
+    for (const s of a.from) {
+      if (this.isDown(s)) continue;
+      const src = this.remotes[s]!;
+      let reader;
+      try {
+        reader = await src.openRead(a.path, a.entry);
+      } catch (err) {
+        if (this.sourceTrouble(s, a.path, err)) continue;
+        return false;
+      }
+      try {
+        await t.putFrom(a.path, reader, { mode: a.entry.mode, mtime: a.entry.mtime });
+        return true;
+      } catch (err) {
+        // whose fault: SFTP errors name their host; a source that broke mid-read lets us try another
+        if ((err as { host?: string }).host === src.name && classify(err) === 'again') {
+          this.markDown(s, err as Error);
+          continue;
+        }
+        if ((err as Error).name === 'SourceChangedError') {
+          this.changed.add(a.path);
+          return false;
+        }
+        throw err;
+      } finally {
+        await reader.close().catch(() => {});
+      }
+    }
+    // every host holding this version is gone: plan it again among those left
+    this.changed.add(a.path);
+    return false;
+  }
+
+  /** true when the next source should be tried */
+  private sourceTrouble(s: number, path: string, err: unknown): boolean {
+    if ((err as Error).name === 'SourceChangedError') {
+      this.changed.add(path);
+      return false;
+    }
+    if (classify(err) === 'again') {
+      this.markDown(s, err as Error);
+      return true;
+    }
+    this.failed.push({ host: this.remotes[s]!.name, path, error: err as Error });
+    this.o.log.warn(`could not read ${path} on ${this.remotes[s]!.name}: ${(err as Error).message}`, { host: this.remotes[s]!.name, path });
+    return false;
+  }
+
+  private trouble(h: number, path: string, err: unknown): void {
+    const e = err as Error;
+    if (e.name === 'SourceChangedError') {
+      this.changed.add(path);
+      return;
+    }
+    const name = this.remotes[h]!.name;
+    if (classify(err) === 'again') {
+      this.markDown(h, e);
+      return;
+    }
+    this.failed.push({ host: name, path, error: e });
+    this.o.log.warn(`could not repair ${path} on ${name}: ${e.message}`, { host: name, path });
+  }
+
+  markDown(h: number, err: Error): void {
+    if (this.down.has(h)) return;
+    this.down.set(h, err);
+    this.o.log.warn(`${this.remotes[h]?.name ?? h} stopped answering: ${err.message}; going on without it`, { host: this.remotes[h]?.name });
+  }
+}
+
+/** the setattr that gives a directory made by mkdir (with owner rwx added) its planned mode */
+function finalMode(a: RepairAction): RepairAction {
+  const m = a as Extract<RepairAction, { op: 'mkdir' }>;
+  return { op: 'setattr', path: m.path, entry: m.entry, expect: { ...m.entry, mode: m.entry.mode | 0o700 } };
+}
+
+function depth(path: string): number {
+  let d = 1;
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) d++;
+  return d;
+}
+
+function matches(now: Entry | null, expect: Entry | null): boolean {
+  if (!expect) return now === null;
+  return now !== null && sameEntry(now, expect);
+}
+
+/** the path already holds what the action would make */
+function reached(now: Entry, a: RepairAction): boolean {
+  if (a.op === 'remove' || a.op === 'keep') return false;
+  return sameEntry(now, a.entry);
+}

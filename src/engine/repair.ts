@@ -1,0 +1,294 @@
+// `chain repair` without the command line: connect to every host involved, take their host locks,
+// list their trees in parallel, reconcile (core/reconcile.ts), and apply the plan
+// (repair-apply.ts); paths that changed meanwhile are listed and planned again, a few rounds at
+// most. A host that cannot be reached, or stops answering, is left out: the rest is repaired
+// among themselves (exit 3). Returns an outcome for the CLI to print; never exits.
+import type { Logger } from '../core/log.js';
+import type { ExcludeFn } from '../core/exclude.js';
+import type { Remote } from '../transport/remote.js';
+import { EXIT, type ExitCode } from '../core/exit-codes.js';
+import { classify } from '../core/classify.js';
+import { Listings } from '../core/listings.js';
+import {
+  emptyCounts,
+  reconcile,
+  roles,
+  type HostCounts,
+  type RepairMode,
+  type RepairPlan,
+  type RootState,
+  type SafetyStop,
+} from '../core/reconcile.js';
+import { listHost, listPaths } from './listing.js';
+import { PlanApplier, type PathFailure } from './repair-apply.js';
+import { acquireHostLock, type HostLock, type LockInfo } from './lock.js';
+import { fmtBytes } from './format.js';
+
+export interface RepairHost {
+  name: string;
+  connect: () => Promise<Remote>;
+}
+
+export interface RepairOptions {
+  /** the ring, in push order */
+  hosts: RepairHost[];
+  mode: RepairMode;
+  delete: boolean;
+  conflicts: 'newer' | 'keep';
+  maxDelete?: number;
+  /** plan only: no locks taken, nothing changed */
+  dryRun: boolean;
+  exclude: ExcludeFn;
+  log: Logger;
+  progress?: { start(text: string): void; update(text: string): void; stop(text: string): void };
+  /** this process's name in the locks it takes (the ring member it runs on, or the machine) */
+  owner: string;
+  /** actions in flight per host (default 32) */
+  concurrency?: number;
+  signal?: AbortSignal;
+  lock?: { ttlMs?: number; refreshMs?: number };
+}
+
+export type HostState = 'ok' | 'unreachable' | 'down' | 'failed' | 'not-involved';
+
+export interface HostReport {
+  name: string;
+  state: HostState;
+  error?: string;
+  /** entries listed */
+  entries: number;
+  planned: HostCounts;
+  done: HostCounts;
+}
+
+export interface RepairOutcome {
+  code: ExitCode;
+  dryRun: boolean;
+  hosts: HostReport[];
+  /** the first plan (what --dry-run prints) */
+  plan?: RepairPlan;
+  stop?: SafetyStop;
+  busy?: { host: string; holder: LockInfo };
+  failed: PathFailure[];
+  /** paths still changing after the re-plans: run repair again */
+  unresolved: string[];
+  rounds: number;
+  elapsedMs: number;
+}
+
+const MAX_ROUNDS = 4;
+
+export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
+  const t0 = Date.now();
+  const n = o.hosts.length;
+  const { involved } = roles(o.mode, n, o.hosts.map(() => true));
+  const reports: HostReport[] = o.hosts.map((h, i) => ({
+    name: h.name,
+    state: involved.includes(i) ? 'ok' : 'not-involved',
+    entries: 0,
+    planned: emptyCounts(),
+    done: emptyCounts(),
+  }));
+  const out: RepairOutcome = { code: EXIT.OK, dryRun: o.dryRun, hosts: reports, failed: [], unresolved: [], rounds: 0, elapsedMs: 0 };
+  const remotes: (Remote | null)[] = o.hosts.map(() => null);
+  const locks: HostLock[] = [];
+  const lost = (h: number, state: HostState, err: unknown) => {
+    reports[h]!.state = state;
+    reports[h]!.error = (err as Error).message;
+    const r = remotes[h];
+    remotes[h] = null;
+    void r?.close().catch(() => {});
+  };
+
+  try {
+    // 1. connect, all at once
+    o.progress?.start(`connecting to ${involved.map((h) => o.hosts[h]!.name).join(', ')}`);
+    await Promise.all(
+      involved.map(async (h) => {
+        try {
+          remotes[h] = await o.hosts[h]!.connect();
+        } catch (err) {
+          reports[h]!.state = classify(err) === 'die' ? 'failed' : 'unreachable';
+          reports[h]!.error = (err as Error).message;
+          o.log.warn(`${o.hosts[h]!.name} unreachable: ${(err as Error).message}`, { host: o.hosts[h]!.name });
+        }
+      }),
+    );
+
+    // 2. every host's lock, in ring order; one held by someone else ends the repair (exit 75)
+    if (!o.dryRun) {
+      for (const h of involved) {
+        const r = remotes[h];
+        if (!r) continue;
+        try {
+          const got = await acquireHostLock(r, { host: o.owner, command: 'repair', log: o.log, ...o.lock });
+          if (got.held) {
+            o.progress?.stop(`${r.name} is locked`);
+            out.busy = { host: r.name, holder: got.held };
+            return finish(out, EXIT.BUSY, t0);
+          }
+          locks.push(got.lock);
+        } catch (err) {
+          lost(h, classify(err) === 'again' ? 'unreachable' : 'failed', err);
+          o.log.warn(`${o.hosts[h]!.name}: cannot take its lock: ${(err as Error).message}`, { host: o.hosts[h]!.name });
+        }
+      }
+    }
+
+    // 3. list every reachable host's tree, in parallel
+    const l = new Listings(o.hosts.map((h) => h.name), 4096);
+    const roots: RootState[] = o.hosts.map(() => 'ok');
+    const lt = Date.now();
+    const listed = () => involved.map((h) => `${o.hosts[h]!.name} ${remotes[h] ? reports[h]!.entries.toLocaleString('en-US') : '—'}`).join(' · ');
+    o.progress?.update(`listing: ${listed()}`);
+    let last = 0;
+    await Promise.all(
+      involved.map(async (h) => {
+        const r = remotes[h];
+        if (!r) return;
+        try {
+          roots[h] = await listHost(r, l, h, {
+            exclude: o.exclude,
+            signal: o.signal,
+            onEntries: (k) => {
+              reports[h]!.entries += k;
+              if (Date.now() - last > 200) {
+                last = Date.now();
+                o.progress?.update(`listing: ${listed()}`);
+              }
+            },
+          });
+        } catch (err) {
+          if (o.signal?.aborted) throw err;
+          // a directory this host cannot list would look like deleted files: never plan on that
+          if (classify(err) !== 'again') throw err;
+          lost(h, 'down', err);
+          o.log.warn(`${r.name} stopped answering while listed: ${(err as Error).message}; going on without it`, { host: r.name });
+        }
+      }),
+    );
+    for (const h of involved) if (remotes[h]) reports[h]!.entries = l.count(h);
+    o.log.debug(`listed ${l.rows} paths in ${Date.now() - lt}ms (${listed()})`);
+
+    // 4. plan
+    o.progress?.update(`planning: comparing ${l.rows.toLocaleString('en-US')} paths`);
+    const live = o.hosts.map((_, h) => remotes[h] !== null);
+    const first = reconcile(l, { mode: o.mode, delete: o.delete, conflicts: o.conflicts, live, roots, maxDelete: o.maxDelete });
+    out.plan = first.plan;
+    first.plan.hosts.forEach((hp, h) => (reports[h]!.planned = hp.counts));
+    if (first.stop) {
+      o.progress?.stop('stopped before changing anything');
+      out.stop = first.stop;
+      return finish(out, EXIT.FAILED, t0);
+    }
+    if (o.dryRun || first.plan.differing === 0) {
+      o.progress?.stop(first.plan.differing === 0 ? `compared ${l.rows.toLocaleString('en-US')} paths: nothing to do` : `planned ${first.plan.differing} path(s)`);
+      return finish(out, exitFor(out), t0);
+    }
+
+    // 5. apply, then plan again what changed meanwhile (or lost its source)
+    const files = first.plan.hosts.reduce((s, hp) => s + hp.counts.copy, 0);
+    const bytes = first.plan.hosts.reduce((s, hp) => s + hp.counts.bytes, 0);
+    const at = Date.now();
+    let shown = 0;
+    const ap = new PlanApplier(remotes, {
+      concurrency: o.concurrency,
+      log: o.log,
+      signal: o.signal,
+      onProgress: (p) => {
+        if (Date.now() - shown < 200) return;
+        shown = Date.now();
+        o.progress?.update(copyLine(p.files, files, p.bytes, bytes, Date.now() - at));
+      },
+    });
+    o.progress?.update(copyLine(0, files, 0, bytes, 0));
+    await ap.apply(first.plan);
+    out.rounds = 1;
+    while (ap.changed.size > 0 && out.rounds < MAX_ROUNDS && !o.signal?.aborted) {
+      const paths = topmost([...ap.changed]);
+      ap.changed.clear();
+      const again = new Listings(o.hosts.map((h) => h.name), 64);
+      const up = o.hosts.map((_, h) => remotes[h] !== null && !ap.isDown(h));
+      await Promise.all(
+        involved.map(async (h) => {
+          if (!up[h]) return;
+          try {
+            await listPaths(remotes[h]!, again, h, paths, { exclude: o.exclude, signal: o.signal });
+          } catch (err) {
+            if (classify(err) !== 'again') throw err;
+            ap.markDown(h, err as Error);
+            up[h] = false;
+          }
+        }),
+      );
+      const deleted = ap.done.reduce((s, c) => s + c.remove, 0);
+      const next = reconcile(again, {
+        mode: o.mode,
+        delete: o.delete,
+        conflicts: o.conflicts,
+        live: up,
+        safety: false,
+        maxDelete: o.maxDelete === undefined ? undefined : Math.max(0, o.maxDelete - deleted),
+      });
+      if (next.stop) {
+        o.log.warn(next.stop.message);
+        for (const p of paths) ap.changed.add(p);
+        break;
+      }
+      o.log.info(`${paths.length} path(s) changed while repairing: planned again (round ${out.rounds + 1})`);
+      await ap.apply(next.plan);
+      out.rounds++;
+    }
+    o.progress?.stop(copyLine(ap.progress.files, files, ap.progress.bytes, bytes, Date.now() - at, true));
+    ap.done.forEach((c, h) => (reports[h]!.done = c));
+    for (const [h, err] of ap.down) {
+      reports[h]!.state = 'down';
+      reports[h]!.error = err.message;
+    }
+    out.failed = ap.failed;
+    out.unresolved = [...ap.changed].sort();
+    if (o.signal?.aborted) out.unresolved.push('(interrupted)');
+    return finish(out, exitFor(out), t0);
+  } finally {
+    await Promise.all(locks.map((lk) => within(lk.release(), 5000).catch((e) => o.log.debug(`${lk.remote.name}: lock not released: ${(e as Error).message}`))));
+    await Promise.all(remotes.map((r) => (r ? within(r.close(), 5000).catch(() => {}) : undefined)));
+  }
+}
+
+function exitFor(out: RepairOutcome): ExitCode {
+  if (out.failed.length || out.unresolved.length || out.hosts.some((h) => h.state === 'failed')) return EXIT.FAILED;
+  if (out.hosts.some((h) => h.state === 'unreachable' || h.state === 'down')) return EXIT.PARTIAL;
+  return EXIT.OK;
+}
+
+function finish(out: RepairOutcome, code: ExitCode, t0: number): RepairOutcome {
+  out.code = code;
+  out.elapsedMs = Date.now() - t0;
+  return out;
+}
+
+/** the paths not under another path of the set (listing a directory covers what is in it) */
+function topmost(paths: string[]): string[] {
+  const sorted = [...new Set(paths)].sort();
+  const out: string[] = [];
+  for (const p of sorted) {
+    const top = out[out.length - 1];
+    if (top !== undefined && p.startsWith(top + '/')) continue;
+    out.push(p);
+  }
+  return out;
+}
+
+function copyLine(files: number, totalFiles: number, bytes: number, totalBytes: number, ms: number, final = false): string {
+  const rate = ms > 0 ? (bytes / ms) * 1000 : 0;
+  const parts = [`files ${files.toLocaleString('en-US')}/${totalFiles.toLocaleString('en-US')}`, `${fmtBytes(bytes)}/${fmtBytes(totalBytes)}`];
+  if (ms > 500) parts.push(`${fmtBytes(rate)}/s`);
+  if (!final && rate > 0 && totalBytes > bytes) parts.push(`ETA ${Math.ceil((totalBytes - bytes) / rate)}s`);
+  return `${final ? 'repaired' : 'repairing'}: ${parts.join(' · ')}${final ? ` in ${(ms / 1000).toFixed(1)}s` : ''}`;
+}
+
+/** p, or a rejection after ms (a host that stopped answering must not hold up the exit) */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`no answer within ${ms / 1000}s`)), ms)))]).finally(() => clearTimeout(t));
+}
