@@ -74,6 +74,8 @@ export async function main(args: string[]): Promise<ExitCode> {
   return takeExit() ?? EXIT.OK;
 }
 
+// `pidof chain`, `pkill -HUP chain` and ps show the command, not "node"
+process.title = 'chain';
 const code = await main(hideBin(process.argv));
 process.exitCode = code;
 // a daemon's handles (watcher, sockets) are closed by now; don't let a straggler keep us alive

@@ -14,7 +14,8 @@ import type { Logger } from '../core/log.js';
 import type { Remote } from '../transport/remote.js';
 import type { FsEvent, PendingChange } from '../core/types.js';
 import { compileExclude, type ExcludeFn } from '../core/exclude.js';
-import { INBOX_DIR } from '../core/names.js';
+import { INBOX_DIR, TRASH_DIR } from '../core/names.js';
+import { pruneTrash } from './trash.js';
 import { LinkRunner } from './runner.js';
 import type { Connector } from './link.js';
 import { clearInbox, drainInbox } from './inbox.js';
@@ -36,6 +37,10 @@ export interface RingView {
   bypassMs: number | false;
   exclude: string[];
   deleteEnabled: boolean;
+  /** config `conflicts` (default newer) */
+  conflicts?: 'newer' | 'keep';
+  /** config `trash`: ms to keep what pushes replace or remove, false = no trash (default off here) */
+  trashMs?: number | false;
 }
 
 export interface DaemonOptions {
@@ -88,6 +93,10 @@ export class WatchDaemon {
       deleteEnabled: v.deleteEnabled,
       log: this.o.log,
       journalFile: journal ? join(v.state, 'queue', `${target}.jsonl`) : undefined,
+      memoryFile: join(v.state, 'memory', `${target}.jsonl`),
+      conflicts: v.conflicts,
+      trash: v.trashMs !== undefined && v.trashMs !== false,
+      ringSize: v.ring.length,
       progress: this.o.progress,
       gate: this.o.gate,
     });
@@ -129,6 +138,8 @@ export class WatchDaemon {
     this.inbox = await watchDir(join(v.root, INBOX_DIR), () => void this.pullInbox());
     const ticker = setInterval(() => this.tick(), 1000);
     const snapshots = setInterval(() => void this.snapshot(2000), this.o.snapshotEveryMs ?? 5 * 60_000);
+    const pruner = setInterval(() => void this.pruneTrash(), 3_600_000);
+    void this.pruneTrash();
     try {
       const haveHistory = existsSync(this.snapshotFile);
       if (haveHistory) await this.catchUp();
@@ -151,6 +162,7 @@ export class WatchDaemon {
     } finally {
       clearInterval(ticker);
       clearInterval(snapshots);
+      clearInterval(pruner);
       await this.stopBypass();
       if (!this.fatal || this.stopping) await this.snapshot(0).catch((e) => this.o.log.warn(`could not write the watcher snapshot: ${(e as Error).message}`));
       await this.inbox?.close().catch(() => {});
@@ -197,6 +209,18 @@ export class WatchDaemon {
     await writeSnapshot(this.view.root, tmp);
     if (settleMs) await sleep(settleMs, this.stopped.signal);
     if (existsSync(tmp)) renameSync(tmp, this.snapshotFile);
+  }
+
+  /** this host's own trash: day directories older than the retention go (at start, then hourly) */
+  private async pruneTrash(): Promise<void> {
+    const keep = this.view.trashMs;
+    if (keep === undefined || keep === false) return;
+    try {
+      const gone = await pruneTrash(this.view.root, keep);
+      if (gone.length) this.o.log.info(`trash: removed ${gone.join(', ')} from ${join(this.view.root, TRASH_DIR)}`);
+    } catch (err) {
+      this.o.log.warn(`could not prune ${join(this.view.root, TRASH_DIR)}: ${(err as Error).message}`);
+    }
   }
 
   /** once a second: start or end the bypass */

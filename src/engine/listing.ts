@@ -10,7 +10,7 @@ import { joinRel, parentOf } from '../core/paths.js';
 
 export interface ListOptions {
   exclude: ExcludeFn;
-  /** directories listed at once (default 16) */
+  /** directories listed at once (default 64: each is a few SFTP requests, their answers many entries) */
   concurrency?: number;
   /** called with the number of entries of each directory listed */
   onEntries?: (n: number) => void;
@@ -42,7 +42,7 @@ export async function listPaths(remote: Remote, l: Listings, host: number, paths
 
 async function walk(remote: Remote, l: Listings, host: number, start: { dir: string; row: number }[], o: ListOptions): Promise<void> {
   const queue = [...start];
-  const limit = o.concurrency ?? 16;
+  const limit = o.concurrency ?? 64;
   let active = 0;
   let failed: unknown;
   await new Promise<void>((resolve, reject) => {

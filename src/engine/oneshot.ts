@@ -10,6 +10,7 @@ import type { Remote } from '../transport/remote.js';
 import { compileExclude } from '../core/exclude.js';
 import { EXIT, type ExitCode } from '../core/exit-codes.js';
 import { LinkRunner } from './runner.js';
+import { pruneTrash } from './trash.js';
 import type { Connector } from './link.js';
 import { drainInbox } from './inbox.js';
 import { eventsSince, writeSnapshot } from './watcher.js';
@@ -35,9 +36,11 @@ export async function runPush(o: PushOptions): Promise<ExitCode> {
     new LinkRunner({
       self: v.self, target, role, source: o.source(v.root, v.self), connect: o.connectTo(target), intervalMs: 0, exclude,
       deleteEnabled: v.deleteEnabled, log: o.log, journalFile: journal ? join(v.state, 'queue', `${target}.jsonl`) : undefined,
-      progress: o.progress, gate: o.gate,
+      memoryFile: join(v.state, 'memory', `${target}.jsonl`), conflicts: v.conflicts, trash: v.trashMs !== undefined && v.trashMs !== false,
+      ringSize: v.ring.length, progress: o.progress, gate: o.gate,
     });
   const succ = mk(v.successor, 'successor', true);
+  if (v.trashMs) await pruneTrash(v.root, v.trashMs).catch((e) => o.log.warn(`could not prune the trash: ${(e as Error).message}`));
   const snap = join(v.state, 'snapshot');
   const next = `${snap}.new`;
   let bypass: LinkRunner | null = null;

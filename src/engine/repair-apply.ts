@@ -7,7 +7,7 @@
 // handed back for a re-plan. A host that stops answering is marked down and its work dropped.
 import type { Entry } from '../core/types.js';
 import type { Logger } from '../core/log.js';
-import type { Remote } from '../transport/remote.js';
+import type { FileReader, Remote } from '../transport/remote.js';
 import type { HostCounts, RepairAction, RepairPlan } from '../core/reconcile.js';
 import { emptyCounts } from '../core/reconcile.js';
 import { sameEntry } from '../core/entry.js';
@@ -27,6 +27,14 @@ export interface ApplyOptions {
   log: Logger;
   signal?: AbortSignal;
   onProgress?: (p: ApplyProgress) => void;
+}
+
+/** a source opened for reading (or why not) */
+interface Opened {
+  /** the host, -1 when none holding the version is left */
+  s: number;
+  reader?: FileReader;
+  error?: unknown;
 }
 
 export interface PathFailure {
@@ -85,11 +93,15 @@ export class PlanApplier {
 
   private async run(h: number, a: RepairAction, content: boolean): Promise<void> {
     const t = this.remotes[h]!;
+    let opening: Promise<Opened> | undefined;
     try {
       // a replaced directory was removed in the structure step: the path is empty now
       const expect = content && a.expect?.type === 'dir' && (a.op === 'copy' || a.op === 'symlink') ? null : (a.expect ?? null);
+      // a copy opens its source while the target is checked: one round trip less per file
+      opening = content && a.op === 'copy' ? this.open(a) : undefined;
       const now = await t.lstat(a.path);
       if (!matches(now, expect)) {
+        void opening?.then((o) => o.reader?.close().catch(() => {}));
         // already as planned (an earlier round, or another writer got there first): nothing to do
         if (now && reached(now, a)) return;
         this.changed.add(a.path);
@@ -132,7 +144,7 @@ export class PlanApplier {
             c.remove += a.gone ?? 0;
             return;
           }
-          if (!(await this.copy(h, a))) return;
+          if (!(await this.copy(h, a, opening))) return;
           c.copy++;
           c.bytes += a.entry.size;
           this.progress.files++;
@@ -142,21 +154,34 @@ export class PlanApplier {
       this.progress.actions++;
       this.o.onProgress?.(this.progress);
     } catch (err) {
+      // (closing twice is harmless: a reader copy() used is closed already)
+      void opening?.then((o) => o.reader?.close().catch(() => {}));
       this.trouble(h, a.path, err);
     }
   }
 
+  /** open the winning version on the first live host holding it */
+  private open(a: Extract<RepairAction, { op: 'copy' }>): Promise<Opened> {
+    const s = a.from.find((x) => !this.isDown(x));
+    if (s === undefined) return Promise.resolve({ s: -1 });
+    return this.remotes[s]!.openRead(a.path, a.entry).then(
+      (reader) => ({ s, reader }),
+      (error: unknown) => ({ s, error }),
+    );
+  }
+
   /** stream the winning version from a host holding it; false when it could not be (recorded) */
-  private async copy(h: number, a: Extract<RepairAction, { op: 'copy' }>): Promise<boolean> {
+  private async copy(h: number, a: Extract<RepairAction, { op: 'copy' }>, opening?: Promise<Opened>): Promise<boolean> {
     const t = this.remotes[h]!;
-    for (const s of a.from) {
-      if (this.isDown(s)) continue;
+    for (;;) {
+      const o = await (opening ?? this.open(a));
+      opening = undefined;
+      const s = o.s;
+      if (s === -1) break;
       const src = this.remotes[s]!;
-      let reader;
-      try {
-        reader = await src.openRead(a.path, a.entry);
-      } catch (err) {
-        if (this.sourceTrouble(s, a.path, err)) continue;
+      const reader = o.reader;
+      if (!reader) {
+        if (this.sourceTrouble(s, a.path, o.error)) continue;
         return false;
       }
       try {

@@ -115,23 +115,29 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
       }),
     );
 
-    // 2. every host's lock, in ring order; one held by someone else ends the repair (exit 75)
+    o.log.debug(`connected in ${Date.now() - t0}ms`);
+
+    // 2. every host's lock, all at once; one held by someone else ends the repair (exit 75)
     if (!o.dryRun) {
-      for (const h of involved) {
-        const r = remotes[h];
-        if (!r) continue;
-        try {
-          const got = await acquireHostLock(r, { host: o.owner, command: 'repair', log: o.log, ...o.lock });
-          if (got.held) {
-            o.progress?.stop(`${r.name} is locked`);
-            out.busy = { host: r.name, holder: got.held };
-            return finish(out, EXIT.BUSY, t0);
+      let busy: RepairOutcome['busy'];
+      await Promise.all(
+        involved.map(async (h) => {
+          const r = remotes[h];
+          if (!r) return;
+          try {
+            const got = await acquireHostLock(r, { host: o.owner, command: 'repair', log: o.log, ...o.lock });
+            if (got.held) busy ??= { host: r.name, holder: got.held };
+            else locks.push(got.lock);
+          } catch (err) {
+            lost(h, classify(err) === 'again' ? 'unreachable' : 'failed', err);
+            o.log.warn(`${o.hosts[h]!.name}: cannot take its lock: ${(err as Error).message}`, { host: o.hosts[h]!.name });
           }
-          locks.push(got.lock);
-        } catch (err) {
-          lost(h, classify(err) === 'again' ? 'unreachable' : 'failed', err);
-          o.log.warn(`${o.hosts[h]!.name}: cannot take its lock: ${(err as Error).message}`, { host: o.hosts[h]!.name });
-        }
+        }),
+      );
+      if (busy) {
+        o.progress?.stop(`${busy.host} is locked`);
+        out.busy = busy;
+        return finish(out, EXIT.BUSY, t0);
       }
     }
 
@@ -173,7 +179,9 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
     // 4. plan
     o.progress?.update(`planning: comparing ${l.rows.toLocaleString('en-US')} paths`);
     const live = o.hosts.map((_, h) => remotes[h] !== null);
+    const pt = Date.now();
     const first = reconcile(l, { mode: o.mode, delete: o.delete, conflicts: o.conflicts, live, roots, maxDelete: o.maxDelete });
+    o.log.debug(`planned in ${Date.now() - pt}ms: ${first.plan.differing} path(s) differ`);
     out.plan = first.plan;
     first.plan.hosts.forEach((hp, h) => (reports[h]!.planned = hp.counts));
     if (first.stop) {
@@ -239,6 +247,7 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
       await ap.apply(next.plan);
       out.rounds++;
     }
+    o.log.debug(`applied in ${Date.now() - at}ms (${out.rounds} round${out.rounds === 1 ? '' : 's'})`);
     o.progress?.stop(copyLine(ap.progress.files, files, ap.progress.bytes, bytes, Date.now() - at, true));
     ap.done.forEach((c, h) => (reports[h]!.done = c));
     for (const [h, err] of ap.down) {
@@ -250,8 +259,10 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
     if (o.signal?.aborted) out.unresolved.push('(interrupted)');
     return finish(out, exitFor(out), t0);
   } finally {
+    const rt = Date.now();
     await Promise.all(locks.map((lk) => within(lk.release(), 5000).catch((e) => o.log.debug(`${lk.remote.name}: lock not released: ${(e as Error).message}`))));
     await Promise.all(remotes.map((r) => (r ? within(r.close(), 5000).catch(() => {}) : undefined)));
+    o.log.debug(`locks released and connections closed in ${Date.now() - rt}ms`);
   }
 }
 

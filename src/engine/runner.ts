@@ -28,6 +28,12 @@ export interface RunnerOptions {
   log: Logger;
   /** journal file; none = in memory only */
   journalFile?: string;
+  /** link memory file (engine/memory.ts); none = in memory only */
+  memoryFile?: string;
+  /** config `conflicts`, `trash` (on/off) and the number of hosts in the ring, for pushes */
+  conflicts?: 'newer' | 'keep';
+  trash?: boolean;
+  ringSize?: number;
   batchSize?: number;
   /** per-path failures are tried again after this long */
   retryFailedMs?: number;
@@ -38,7 +44,7 @@ export interface RunnerOptions {
 
 export class LinkRunner {
   readonly queue: ChangeQueue;
-  readonly memory = new LinkMemory();
+  readonly memory: LinkMemory;
   readonly link: Link;
   readonly status: LinkStatus;
   private readonly journal?: Journal;
@@ -49,6 +55,7 @@ export class LinkRunner {
   constructor(readonly o: RunnerOptions) {
     this.journal = o.journalFile ? new Journal(o.journalFile) : undefined;
     this.queue = new ChangeQueue(o.intervalMs, this.journal);
+    this.memory = new LinkMemory({ file: o.memoryFile });
     this.link = new Link(o.target, o.connect, o.log);
     this.status = newLink(o.target, o.role);
   }
@@ -71,7 +78,7 @@ export class LinkRunner {
     if (!target) return;
     const started = Date.now();
     let entries = 0;
-    const ap = new Applier({ source: this.o.source, target, exclude: this.o.exclude, deleteEnabled: false, memory: this.memory, log: this.o.log });
+    const ap = new Applier({ source: this.o.source, target, exclude: this.o.exclude, deleteEnabled: false, memory: this.memory, log: this.o.log, ...this.policy });
     const line = (s: PushStats) => `compared ${entries} entries with ${this.o.target}; sent ${s.files} files (${fmtBytes(s.bytes)}), ${s.dirs} dirs, ${s.links} links`;
     this.o.progress?.start(`startup compare with ${this.o.target}`);
     let last = 0;
@@ -114,7 +121,7 @@ export class LinkRunner {
       const batch = this.queue.take(batchSize);
       if (batch.length === 0) continue;
       const t0 = Date.now();
-      const res = await pushBatch({ source: this.o.source, target, exclude: this.o.exclude, deleteEnabled: this.o.deleteEnabled, memory: this.memory, log: this.o.log }, batch);
+      const res = await pushBatch({ source: this.o.source, target, exclude: this.o.exclude, deleteEnabled: this.o.deleteEnabled, memory: this.memory, log: this.o.log, ...this.policy }, batch);
       if (res.changed.length) {
         await sendManifest(target, this.o.self, res.changed).catch((e) => this.o.log.debug(`inbox manifest not written on ${this.o.target}: ${(e as Error).message}`));
         this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
@@ -165,7 +172,7 @@ export class LinkRunner {
       const batch = this.queue.take(this.o.batchSize ?? 1000);
       if (batch.length === 0) break;
       const t0 = Date.now();
-      const res = await pushBatch({ source: this.o.source, target, exclude: this.o.exclude, deleteEnabled: this.o.deleteEnabled, memory: this.memory, log: this.o.log }, batch);
+      const res = await pushBatch({ source: this.o.source, target, exclude: this.o.exclude, deleteEnabled: this.o.deleteEnabled, memory: this.memory, log: this.o.log, ...this.policy }, batch);
       if (res.changed.length) {
         await sendManifest(target, this.o.self, res.changed).catch(() => {});
         this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
@@ -197,7 +204,12 @@ export class LinkRunner {
     this.queue.wake();
   }
 
+  private get policy() {
+    return { conflicts: this.o.conflicts, trash: this.o.trash, ringSize: this.o.ringSize };
+  }
+
   private account(res: PushResult): void {
+    this.saveMemory(false); // after every batch: written when due (every few minutes, or a large batch)
     this.status.filesPushed += res.stats.files;
     this.status.bytesPushed += res.stats.bytes;
     this.status.removed += res.stats.removed;
@@ -237,7 +249,17 @@ export class LinkRunner {
     this.timers.clear();
     this.queue.close();
     if (opts.destroyJournal) this.journal?.destroy();
+    this.saveMemory(true);
     await this.link.close();
+  }
+
+  private saveMemory(now: boolean): void {
+    try {
+      if (now) this.memory.save();
+      else this.memory.checkpoint();
+    } catch (err) {
+      this.o.log.warn(`could not save what was pushed to ${this.o.target} (${this.memory.file}): ${(err as Error).message}`);
+    }
   }
 }
 

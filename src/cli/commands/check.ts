@@ -54,8 +54,9 @@ async function excludeReport(config: Config, host?: string): Promise<ExcludeRepo
   if (!root || !existsSync(root) || config.exclude.length === 0) return [];
   const out: ExcludeReport[] = [];
   for (const pattern of config.exclude) {
+    // the same rule as core/exclude.ts: a leading "/" or a "/" inside anchors at the root
     const anchored = pattern.replace(/^\/+/, '');
-    const glob = anchored.includes('/') ? anchored : `**/${anchored}`;
+    const glob = pattern.includes('/') ? anchored : `**/${anchored}`;
     const found = await fg(glob, { cwd: root, dot: true, onlyFiles: false, followSymbolicLinks: false, ignore: ['.chain/**'], suppressErrors: true });
     out.push({ pattern, root, matches: found.length, examples: found.slice(0, 3) });
   }

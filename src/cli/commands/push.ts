@@ -49,6 +49,7 @@ export const pushCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       // the run's outcome per link, for `chain status` and monitoring
       const f = final;
       if (f) await new StatusWriter({ stateDir: view.state, status: () => f, onError: (e) => log.warn(e.message) }).stop();
+      if (argv.json) process.stdout.write(JSON.stringify({ exitCode: code, ...f }, null, 2) + '\n');
       setExit(code);
     } finally {
       lock.release();

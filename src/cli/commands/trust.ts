@@ -27,7 +27,7 @@ export const trustCommand: CommandModule<GlobalArgs, TrustArgs> = {
     const log = makeLogger(argv);
     const names = argv.hosts?.length ? argv.hosts : config.hosts.map((h) => h.name);
     const hosts = names.map((n) => {
-      const h = config.hosts.find((x) => x.name === n);
+      const h = config.hosts.find((x) => x.name.toLowerCase() === n.toLowerCase());
       if (!h) throw new ConfigError(`${config.file}: no host named "${n}" in the ring (hosts: ${config.hosts.map((x) => x.name).join(', ')})`);
       return h;
     });

@@ -42,6 +42,8 @@ export function ringView(argv: GlobalArgs): RingView {
     bypassMs: config.bypass,
     exclude: config.exclude,
     deleteEnabled: config.delete,
+    conflicts: config.conflicts,
+    trashMs: config.trash,
   };
 }
 
