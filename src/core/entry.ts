@@ -61,3 +61,10 @@ export function unpackEntry(p: unknown): Entry | null | undefined {
   if (typeof target === 'string') e.target = target;
   return e;
 }
+
+/**
+ * The mode bits chain replicates: permissions and the sticky bit. setuid/setgid are never carried
+ * to another host (a file dropped into an upload directory must not become a set-id program
+ * elsewhere). Applied when entries are read on both sides, so compare-before-copy agrees.
+ */
+export const MODE_BITS = 0o1777;

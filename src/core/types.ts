@@ -9,7 +9,7 @@ export interface Entry {
   size: number;
   /** modification time, whole seconds since the epoch */
   mtime: number;
-  /** permission bits only (mode & 0o7777) */
+  /** permission bits and sticky bit (mode & MODE_BITS in core/entry.ts: setuid/setgid are never replicated) */
   mode: number;
   /** symlink target, verbatim, for type 'symlink' */
   target?: string;

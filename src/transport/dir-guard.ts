@@ -6,6 +6,7 @@
 // only keep short (the TTL), not close.
 import { posix } from 'node:path';
 import { ancestors } from '../core/paths.js';
+import { MODE_BITS } from '../core/entry.js';
 import type { SftpChannel } from './sftp-channel.js';
 import { SftpError, SFTP_STATUS } from './sftp-errors.js';
 
@@ -123,7 +124,7 @@ export class DirGuard {
           return;
         }
         // mkdir's mode passes through the server's umask; set it exactly when it was asked for
-        if (mode !== undefined) await this.ch.setstat(abs, { mode: mode & 0o7777 });
+        if (mode !== undefined) await this.ch.setstat(abs, { mode: mode & MODE_BITS });
         this.verified.set(rel, Date.now());
       })().finally(() => this.making.delete(rel));
       this.making.set(rel, p);

@@ -7,6 +7,7 @@ import * as fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { isAbsolute, posix } from 'node:path';
 import type { DirEntry, Entry } from '../core/types.js';
+import { MODE_BITS } from '../core/entry.js';
 import { UnsafePathError, ancestors, joinRel, parentOf, safeRel, underRoot } from '../core/paths.js';
 import { STATE_DIR, TMP_DIR, isReserved, tempName } from '../core/names.js';
 import { SourceChangedError, type FileReader, type PutOptions, type PutSource, type Remote } from './remote.js';
@@ -18,7 +19,7 @@ const COPY_CHUNK = 1 << 20;
 
 export function entryOf(st: Stats, target?: string): Entry {
   const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
-  const e: Entry = { type, size: st.size, mtime: Math.floor(st.mtimeMs / 1000), mode: st.mode & 0o7777 };
+  const e: Entry = { type, size: st.size, mtime: Math.floor(st.mtimeMs / 1000), mode: st.mode & MODE_BITS };
   if (target !== undefined) e.target = target;
   return e;
 }
@@ -128,7 +129,7 @@ export class LocalRemote implements Remote {
       if (!e) {
         try {
           await fs.mkdir(abs, 0o755);
-          if (dir === rel && mode !== undefined) await fs.chmod(abs, mode & 0o7777); // exact, whatever the umask
+          if (dir === rel && mode !== undefined) await fs.chmod(abs, mode & MODE_BITS); // exact, whatever the umask
           continue;
         } catch (err) {
           if (!isCode(err, 'EEXIST')) throw err;
@@ -153,7 +154,7 @@ export class LocalRemote implements Remote {
           if (copied !== src.expect.size || !st.isFile() || st.size !== src.expect.size || Math.floor(st.mtimeMs / 1000) !== src.expect.mtime) {
             throw new SourceChangedError(rel);
           }
-          await out.chmod(opts.mode & 0o7777);
+          await out.chmod(opts.mode & MODE_BITS);
           await out.utimes(opts.mtime, opts.mtime);
         } finally {
           await out.close();
@@ -213,7 +214,7 @@ export class LocalRemote implements Remote {
           pos += n;
         }
         await src.verify();
-        await out.chmod(opts.mode & 0o7777);
+        await out.chmod(opts.mode & MODE_BITS);
         await out.utimes(opts.mtime, opts.mtime);
       } finally {
         await out.close();
@@ -264,7 +265,7 @@ export class LocalRemote implements Remote {
     if (!e) throw fsError('ENOENT', `${this.where(rel)} does not exist`);
     // chmod/utimes follow symlinks; links carry no attributes worth replicating, so never touch them.
     if (e.type === 'symlink') throw new UnsafePathError(path, 'is a symlink; refusing to set attributes through it');
-    if (attrs.mode !== undefined) await fs.chmod(abs, attrs.mode & 0o7777);
+    if (attrs.mode !== undefined) await fs.chmod(abs, attrs.mode & MODE_BITS);
     if (attrs.mtime !== undefined) await fs.utimes(abs, attrs.mtime, attrs.mtime);
   }
 

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import type { Entry } from '../core/types.js';
+import { MODE_BITS } from '../core/entry.js';
 import { SourceChangedError, type PutOptions } from './remote.js';
 import type { SftpChannel } from './sftp-channel.js';
 
@@ -120,7 +121,7 @@ export async function sendContent(ch: SftpChannel, tmpAbs: string, content: Cont
     await readExactly(content, data, 0, rel);
     await content.verify();
   }
-  const attrs = { mode: opts.mode & 0o7777, atime: Math.floor(Date.now() / 1000), mtime: opts.mtime };
+  const attrs = { mode: opts.mode & MODE_BITS, atime: Math.floor(Date.now() / 1000), mtime: opts.mtime };
   // 0600 until fsetstat: nobody reads a half-written file through a permissive mode
   const handle = await ch.open(tmpAbs, 'wx', 0o600);
   let closed = false;

@@ -6,6 +6,7 @@
 import { posix } from 'node:path';
 import type { Stats } from 'ssh2';
 import type { Entry, DirEntry, EntryType } from '../core/types.js';
+import { MODE_BITS } from '../core/entry.js';
 import { safeRel, parentOf, joinRel } from '../core/paths.js';
 import { TMP_DIR, tempName } from '../core/names.js';
 import { SourceChangedError, type Remote, type PutSource, type PutOptions, type FileReader } from './remote.js';
@@ -35,7 +36,7 @@ function typeOf(mode: number): EntryType {
 }
 
 function toEntry(a: Stats): Entry {
-  return { type: typeOf(a.mode), size: a.size, mtime: a.mtime, mode: a.mode & 0o7777 };
+  return { type: typeOf(a.mode), size: a.size, mtime: a.mtime, mode: a.mode & MODE_BITS };
 }
 
 /** a regular file of the planned size and whole-second mtime */
@@ -443,7 +444,7 @@ export class SftpRemote implements Remote {
       if (attrs.mtime !== undefined && this.ch.hasExtension('lsetstat@openssh.com')) await this.ch.lsetstat(abs, times);
       return;
     }
-    const mode = attrs.mode === undefined ? {} : { mode: attrs.mode & 0o7777 };
+    const mode = attrs.mode === undefined ? {} : { mode: attrs.mode & MODE_BITS };
     if (attrs.mode === undefined && attrs.mtime === undefined) return;
     await this.ch.setstat(abs, { ...mode, ...times });
   }

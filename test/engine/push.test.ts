@@ -154,3 +154,16 @@ test('a rescan of the root compares its entries but never touches the root itsel
   assert.equal(gone.stats.removed, 0);
   assert.ok(existsSync(b));
 });
+
+test('setuid and setgid bits are never replicated; the sticky bit and permissions are', async () => {
+  writeFileSync(join(a, 'suid'), '#!/bin/sh\n');
+  chmodSync(join(a, 'suid'), 0o6755);
+  mkdirSync(join(a, 'shared'));
+  chmodSync(join(a, 'shared'), 0o1777);
+  const r = await pushBatch(ctx(), [ch('suid'), ch('shared')]);
+  assert.deepEqual(r.failed, []);
+  assert.equal(statSync(join(b, 'suid')).mode & 0o7777, 0o755);
+  assert.equal(statSync(join(b, 'shared')).mode & 0o7777, 0o1777);
+  const again = await pushBatch(ctx(), [ch('suid'), ch('shared')]);
+  assert.equal(again.changed.length, 0, 'the masked modes compare equal: no endless re-push');
+});
