@@ -121,7 +121,7 @@ let stopping = false;
 const say = (s: string) => process.stderr.write(`${s}\n`);
 const step = (s: string) => process.stderr.write(`\n== ${s}\n`);
 const fmtN = (n: number) => n.toLocaleString('en-US');
-const fmtS = (ms: number) => (ms / 1000).toFixed(2);
+const fmtS = (ms: number) => (ms === Infinity ? 'never' : (ms / 1000).toFixed(2));
 const MB = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
 
 interface Row {
@@ -140,6 +140,8 @@ const rows: Row[] = [];
 /** the long-running processes of the burst and latency sections, printed once */
 const setup: string[] = [];
 const notes: string[] = [];
+/** replication that never completed (files that never arrived) */
+const failures: string[] = [];
 const extras: Record<string, unknown> = {};
 
 // ---- chain rings and lsyncd -------------------------------------------------------------------
@@ -224,10 +226,16 @@ interface Arrival {
   cpu: Record<string, number>;
   /** CPU seconds used meanwhile by processes this benchmark did not start, and steal time */
   noise: { foreign: number; steal: number };
+  /** the copy never completed: what was missing */
+  missing?: string;
 }
 
-/** cp -a the staging tree to dirs[0]/run, wait until it is complete on dirs[1] and dirs[2] */
-async function copyAndWait(staging: string, layout: Layout, dirs: string[], run: string, groups: Record<string, number>, timeoutMs: number): Promise<Arrival> {
+/**
+ * cp -a the staging tree to dirs[0]/run, wait until it is complete on dirs[1] and dirs[2]. A copy
+ * that makes no progress for stallMs is given up: done is then Infinity and `missing` names what
+ * never arrived (a replication failure is a result too, not a reason to stop the benchmark).
+ */
+async function copyAndWait(staging: string, layout: Layout, dirs: string[], run: string, groups: Record<string, number>, stallMs: number): Promise<Arrival> {
   await preRead(staging);
   const c2 = new Completion(join(dirs[1], run), layout);
   const c3 = new Completion(join(dirs[2], run), layout);
@@ -248,6 +256,10 @@ async function copyAndWait(staging: string, layout: Layout, dirs: string[], run:
   );
   let hop1 = NaN;
   let done = NaN;
+  let missing: string | undefined;
+  let progress = -1;
+  let progressAt = now();
+  let lastCount = now();
   for (;;) {
     if (cpFailed) throw new Error(cpFailed);
     if (Number.isNaN(hop1) && c2.check()) hop1 = now() - t0;
@@ -256,8 +268,20 @@ async function copyAndWait(staging: string, layout: Layout, dirs: string[], run:
       if (Number.isNaN(hop1)) hop1 = done;
       break;
     }
-    if (now() - t0 > timeoutMs) {
-      throw new Error(`${run}: not complete after ${timeoutMs / 1000}s: ${fmtN(c2.count)} files on ${dirs[1]}, ${fmtN(c3.count)} on ${dirs[2]} (of ${fmtN(layout.files)})`);
+    if (now() - lastCount > 2000) {
+      lastCount = now();
+      const n = c2.count + c3.count;
+      if (n !== progress) {
+        progress = n;
+        progressAt = now();
+      } else if (Number.isFinite(tCp) && now() - progressAt > stallMs) {
+        const lost = (c: Completion, d: string) => (c.done ? '' : `${fmtN(layout.files - c.count)} missing in ${d}/${run} (${c.missing(3).join(', ')}…)`);
+        missing = [lost(c2, dirs[1]), lost(c3, dirs[2])].filter(Boolean).join('; ');
+        say(`    ${run}: no progress for ${stallMs / 1000} s: ${missing}`);
+        done = Infinity;
+        if (Number.isNaN(hop1)) hop1 = Infinity;
+        break;
+      }
     }
     await sleep(50);
   }
@@ -269,7 +293,7 @@ async function copyAndWait(staging: string, layout: Layout, dirs: string[], run:
   for (const k of Object.keys(groups)) cpu[k] = (cpu1[k] - cpu0[k]) * TICK_S;
   cpu['cp'] = (reapedChildTicks() - reaped0) * TICK_S;
   cpu['bench-poll'] = (own.user + own.system) / 1e6;
-  return { cp: tCp, hop1, done, cpu, noise };
+  return { cp: tCp, hop1, done, cpu, noise, missing };
 }
 
 /** one small file written on dirs[0]/rel; ms until it is on dirs[1] and dirs[2] */
@@ -284,7 +308,10 @@ async function oneFile(dirs: string[], rel: string, timeoutMs = 60_000): Promise
       const done = now() - t0;
       return { hop1: Number.isNaN(hop1) ? done : hop1, done };
     }
-    if (now() - t0 > timeoutMs) throw new Error(`${rel} did not reach ${dirs[2]} within ${timeoutMs / 1000}s`);
+    if (now() - t0 > timeoutMs) {
+      failures.push(`${rel} did not reach ${existsSync(join(dirs[1], rel)) ? dirs[2] : dirs[1]} within ${timeoutMs / 1000} s`);
+      return { hop1: Number.isNaN(hop1) ? Infinity : hop1, done: Infinity };
+    }
     await sleep(5);
   }
 }
@@ -357,18 +384,20 @@ async function burstSection(staging: string, layout: Layout, a: ChainRing, fast:
     rsync: [] as number[],
     rsyncCpu: [] as Record<string, number>[],
   };
-  const timeout = opts.quick ? 120_000 : 600_000;
+  const stall = opts.quick ? 30_000 : 60_000;
   // a system copying into dirs[0] and replicating to dirs[1], dirs[2]; settle: its batching delay
   const ringRun = async (name: string, tag: string, dirs: string[], procs: Record<string, number>, settleMs: number, i: number, into: Arrival[]) => {
     const groups = { ...procs, ...sshd };
     const x = await retryNoisy(name, i, async (attempt) => {
       const run = `${tag}-${i}${attempt ? `-retry${attempt}` : ''}`;
-      const x = await copyAndWait(staging, layout, dirs, run, groups, timeout);
+      const x = await copyAndWait(staging, layout, dirs, run, groups, stall);
+      if (x.missing) failures.push(`${name} run ${i + 1}${attempt ? ` (repeat ${attempt})` : ''} never completed: ${x.missing}`);
       say(`  ${name.padEnd(13)} run ${i + 1}: host3 ${fmtS(x.done)} s (host2 ${fmtS(x.hop1)} s, cp ${fmtS(x.cp)} s)${noiseText(x.noise, x.done)}${opts.verbose ? `  cpu-s: ${cpuLine(x.cpu)}` : ''}`);
       await waitQuiet({ minMs: 500, foreignWaitMs: 0 });
       renameAside(trashMoves(dirs.map((d) => join(d, run))));
       await waitQuiet({ minMs: settleMs + 1500 });
-      return { value: x, wallMs: x.done, noise: x.noise };
+      // a run that never completed is not repeated for noise: it is a result
+      return { value: x, wallMs: Number.isFinite(x.done) ? x.done : 1, noise: Number.isFinite(x.done) ? x.noise : { foreign: 0 } };
     });
     into.push(x);
   };
@@ -607,7 +636,8 @@ async function profileSection(staging: string, layout: Layout): Promise<void> {
   const logStart = p.daemons.map((d) => d.lineCount);
   const sshd = Object.fromEntries(r.hosts.map((h) => [`sshd-${h.name}`, h.pid]));
   const groups = { ...Object.fromEntries(p.daemons.map((d, k) => [`chain-${r.hosts[k].name}`, d.pid])), ...sshd };
-  const x = await copyAndWait(staging, layout, p.roots, 'burst-prof', groups, 600_000);
+  const x = await copyAndWait(staging, layout, p.roots, 'burst-prof', groups, 60_000);
+  if (x.missing) failures.push(`profile run never completed: ${x.missing}`);
   await waitQuiet({ minMs: 2000 });
   const winEnd = Number(process.hrtime.bigint() / 1000n);
   const cpuAfterQuiet = cpuOf(groups);
@@ -670,7 +700,11 @@ function report(): string {
     const q = cm / am;
     const verdict = r.target ? `${r.target.text} ${q <= r.target.max ? 'met' : 'MISSED'}` : '';
     const rng = (xs: number[]) => (xs.length > 1 ? `${f(min(xs)).split(' ')[0]}–${f(max(xs))}` : '');
-    return [String(i + 1), r.workload, r.chainLabel, f(cm), rng(r.chain), r.anchorLabel, f(am), rng(r.anchor), ratio(cm, am), verdict];
+    const never = (xs: number[]) => {
+      const n = xs.filter((x) => x === Infinity).length;
+      return n ? ` (${n} of ${xs.length} never completed)` : '';
+    };
+    return [String(i + 1), r.workload, r.chainLabel, f(cm) + never(r.chain), rng(r.chain), r.anchorLabel, f(am) + never(r.anchor), rng(r.anchor), ratio(cm, am), verdict];
   });
   const cmds = rows.map((r, i) => `${String(i + 1).padStart(2)}. chain:  ${r.chainCmd}${r.anchorCmd ? `\n    anchor: ${r.anchorCmd}` : ''}`);
   const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -680,6 +714,7 @@ function report(): string {
     '',
     table(head, body),
     '',
+    ...(failures.length ? ['REPLICATION FAILURES (files that never arrived; the run counts as never completed):', ...failures.map((f) => `- ${f}`), ''] : []),
     'Notes:',
     ...notes.map((n) => `- ${n}`),
     '',
@@ -761,7 +796,7 @@ async function main(): Promise<void> {
 
   const text = report();
   process.stdout.write(`\n${text}\n`);
-  if (opts.json) writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), opts: { ...opts, only: [...opts.only] }, rows, notes, extras }, null, 2));
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), opts: { ...opts, only: [...opts.only] }, rows, failures, notes, extras }, null, 2));
 }
 
 process.on('exit', () => {

@@ -10,6 +10,8 @@ import { execFileP } from './procs.js';
 export interface Layout {
   /** leaf directories (relative) and how many files each holds */
   dirs: { rel: string; files: number }[];
+  /** file names per leaf directory */
+  names: Map<string, string[]>;
   files: number;
   bytes: number;
 }
@@ -17,17 +19,24 @@ export interface Layout {
 /** files × size bytes, spread over 10 top directories with 10 subdirectories each */
 export function makeTree(dir: string, files: number, size: number): Layout {
   const dirs: Layout['dirs'] = [];
+  const names = new Map<string, string[]>();
   let n = 0;
   for (let a = 0; a < 10; a++) {
     for (let b = 0; b < 10; b++) {
       const rel = `d${a}/e${b}`;
       mkdirSync(join(dir, rel), { recursive: true });
       const count = Math.floor(files / 100) + (a * 10 + b < files % 100 ? 1 : 0);
-      for (let i = 0; i < count; i++) writeFileSync(join(dir, rel, `f${String(n++).padStart(6, '0')}.bin`), randomBytes(size));
+      const list: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const name = `f${String(n++).padStart(6, '0')}.bin`;
+        writeFileSync(join(dir, rel, name), randomBytes(size));
+        list.push(name);
+      }
       dirs.push({ rel, files: count });
+      names.set(rel, list);
     }
   }
-  return { dirs, files: n, bytes: n * size };
+  return { dirs, names, files: n, bytes: n * size };
 }
 
 /** read every file once so the timed copy does not pay for a cold page cache */
@@ -43,12 +52,14 @@ export async function preStat(...dirs: string[]): Promise<void> {
 /** Is a copy of `layout` complete under base? Directories found complete are not listed again. */
 export class Completion {
   private readonly left: Layout['dirs'];
+  private readonly names: Map<string, string[]>;
   private seen = 0;
   constructor(
     readonly base: string,
     layout: Layout,
   ) {
     this.left = [...layout.dirs];
+    this.names = layout.names;
   }
 
   /** true when every file is there (by final name) */
@@ -73,6 +84,24 @@ export class Completion {
 
   get done(): boolean {
     return this.left.length === 0;
+  }
+
+  /** up to max relative paths of files not there yet (needs the layout's names: f<6 digits>.bin) */
+  missing(max: number): string[] {
+    const out: string[] = [];
+    for (const d of this.left) {
+      let have: Set<string>;
+      try {
+        have = new Set(readdirSync(join(this.base, d.rel)));
+      } catch {
+        have = new Set();
+      }
+      for (const name of this.names.get(d.rel) ?? []) {
+        if (!have.has(name)) out.push(`${d.rel}/${name}`);
+        if (out.length >= max) return out;
+      }
+    }
+    return out;
   }
 
   /** files counted so far (complete directories only; for error messages) */

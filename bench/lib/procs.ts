@@ -307,23 +307,29 @@ export function memOf(pid: number): { hwm: number; rss: number } {
   return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
 }
 
-/** busy and steal ticks of the whole machine (/proc/stat), and ticks used by this process and
- *  everything under it: the difference between two samples is other people's load */
+/**
+ * CPU of processes this benchmark did not start (user processes only: kernel threads, interrupts and
+ * softirq are left out, as loopback networking and writeback caused by our own runs land there),
+ * and the machine's steal time. The difference between two samples is other people's load.
+ */
 export interface Load {
-  busy: number;
+  /** pid → utime+stime+cutime+cstime of every other user process */
+  others: Map<number, number>;
   steal: number;
-  ours: number;
 }
 
 export function loadSample(): Load {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = cpu;
   const all = readProcs();
-  const ours = descendants(all, process.pid).reduce((s, p) => s + (all.get(p)?.total ?? 0), 0);
-  return { busy: user + nice + system + irq + softirq, steal, ours };
+  const ours = new Set(descendants(all, process.pid));
+  const others = new Map<number, number>();
+  for (const p of all.values()) if (!ours.has(p.pid) && p.pid !== 2 && p.ppid !== 2) others.set(p.pid, p.total);
+  return { others, steal: cpu[7] ?? 0 };
 }
 
 /** CPU seconds other processes used between two samples, and the hypervisor's steal */
 export function foreignLoad(a: Load, b: Load): { foreign: number; steal: number } {
-  return { foreign: Math.max(0, b.busy - a.busy - (b.ours - a.ours)) * TICK_S, steal: (b.steal - a.steal) * TICK_S };
+  let ticks = 0;
+  for (const [pid, t] of b.others) ticks += t - (a.others.get(pid) ?? 0);
+  return { foreign: Math.max(0, ticks) * TICK_S, steal: (b.steal - a.steal) * TICK_S };
 }

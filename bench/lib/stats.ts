@@ -11,6 +11,7 @@ export const min = (xs: number[]) => (xs.length ? Math.min(...xs) : NaN);
 export const max = (xs: number[]) => (xs.length ? Math.max(...xs) : NaN);
 
 export function secs(ms: number): string {
+  if (ms === Infinity) return 'never';
   return Number.isFinite(ms) ? `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s` : '—';
 }
 
@@ -24,6 +25,7 @@ export function range(xs: number[], fmt: (n: number) => string): string {
 }
 
 export function ratio(a: number, b: number): string {
+  if (a === Infinity && Number.isFinite(b)) return '∞';
   return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '—';
 }
 

@@ -30,7 +30,6 @@ function report(err: unknown, verbose: boolean): ExitCode {
 
 export async function main(args: string[]): Promise<ExitCode> {
   const verbose = args.includes('--verbose');
-  let usageError: string | null = null;
   const parser = yargs(args)
     .scriptName('chain')
     .usage('$0 [global options] <command>\n\nKeep one directory identical across a ring of hosts over SSH/SFTP.')
@@ -57,19 +56,17 @@ export async function main(args: string[]): Promise<ExitCode> {
     .version()
     .epilogue('exit codes: 0 done, 1 failed, 2 usage or config error, 3 partial (a host was unreachable), 75 busy\nman chain, man chain.yaml for the whole story')
     .wrap(Math.min(110, process.stdout.columns ?? 100))
+    // throw, never return: yargs goes on to run the command when fail() returns, so a misspelt
+    // `repair --dry-runn` would repair for real
     .fail((msg, err) => {
       if (err) throw err;
-      usageError = msg;
+      throw new ChainError(msg, { exitCode: EXIT.USAGE, hint: 'run "chain --help" for usage' });
     })
     .exitProcess(false);
   try {
     await parser.parseAsync();
   } catch (err) {
     return report(err, verbose);
-  }
-  if (usageError) {
-    process.stderr.write(`chain: ${usageError}\n  run "chain --help" for usage\n`);
-    return EXIT.USAGE;
   }
   return takeExit() ?? EXIT.OK;
 }

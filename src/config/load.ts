@@ -63,16 +63,22 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
 function readYaml(text: string, file: string): { raw: unknown; loc: Locator } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  // Past a syntax error the tree is a guess, so schema messages about it would only mislead.
+  // Past a syntax error the tree is a guess, so schema messages about it would only mislead; and so
+  // are the parser's own later errors, which mostly follow from the first (an unclosed "{" yields a
+  // dozen): report duplicate keys before it, it, and how many more there are.
   if (doc.errors.length > 0) {
+    const sorted = [...doc.errors].sort((a, b) => a.pos[0] - b.pos[0]);
+    const first = sorted.findIndex((e) => e.code !== 'DUPLICATE_KEY');
+    const shown = first === -1 ? sorted : sorted.slice(0, first + 1);
+    const more = sorted.length - shown.length;
     throw new ConfigInvalidError(
-      doc.errors.map((e) => ({
+      shown.map((e) => ({
         file,
         ...lines.linePos(e.pos[0]),
         message:
           e.code === 'DUPLICATE_KEY'
             ? `key ${keyAt(text, e.pos[0])} appears twice in the same map; keep one`
-            : `YAML syntax error: ${e.message}`,
+            : `YAML syntax error: ${e.message}${more ? ` (${more} more after it may only follow from this one)` : ''}`,
       })),
     );
   }

@@ -19,6 +19,8 @@ export interface Entry {
 export interface DirEntry {
   name: string;
   entry: Entry;
+  /** why this entry cannot be replicated (a name that is not valid UTF-8); its entry is type 'other' */
+  problem?: string;
 }
 
 /** A filesystem event as the watcher reports it, root-relative. */

@@ -4,7 +4,7 @@ import type { Config, HostConfig } from '../config/load.js';
 import type { Remote } from '../transport/remote.js';
 import { connect } from '../transport/ssh.js';
 import { openSftpRemote } from '../transport/sftp.js';
-import { STATE_DIR } from '../core/names.js';
+import { BESIDE_TEMP_PREFIX } from '../core/names.js';
 
 export type StepState = 'ok' | 'fail' | 'skip';
 
@@ -45,9 +45,12 @@ export async function checkHost(target: Parameters<typeof connect>[0], h: HostCo
     } else if (kind.startsWith('host-key')) {
       r.reachable = 'ok';
       r.hostKey = 'fail';
+    } else if (kind === 'identity') {
+      // the key file was refused before any connection was made: nothing about the host is known
+      r.login = 'fail';
     } else {
       r.reachable = 'ok';
-      r.hostKey = kind === 'auth' || kind === 'identity' ? 'ok' : 'skip';
+      r.hostKey = kind === 'auth' ? 'ok' : 'skip';
       r.login = 'fail';
     }
     return r;
@@ -74,18 +77,21 @@ async function checkRoot(remote: Remote, r: HostCheck, user: string): Promise<vo
   const root = await remote.lstat('').catch(() => null);
   if (!root || root.type !== 'dir') {
     r.rootExists = 'fail';
-    r.error = `${r.host}: root ${r.root} ${root ? 'is not a directory' : 'does not exist'}; create it (mkdir -p ${r.root}, owned by ${user}) or fix "root"`;
+    r.error = `root ${r.root} ${root ? 'is not a directory' : 'does not exist'}; create it (mkdir -p ${r.root}, owned by ${user}) or fix "root"`;
     return;
   }
   r.rootExists = 'ok';
-  const probe = `${STATE_DIR}/check-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  // written through .chain/tmp and renamed into the root itself, as every push is: a root whose own
+  // directory cannot be written (immutable, read-only mount) fails here, not at the first push.
+  // The reserved temp prefix keeps watchers from replicating it meanwhile.
+  const probe = `${BESIDE_TEMP_PREFIX}check-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   try {
     await remote.writeSmall(probe, 'chain check\n');
     await remote.remove(probe);
     r.writable = 'ok';
   } catch (err) {
     r.writable = 'fail';
-    r.error = `${r.host}: root ${r.root} is not writable by ${user}: ${(err as Error).message}; fix its owner or mode`;
+    r.error = `root ${r.root} is not writable by ${user}: ${(err as Error).message}; fix its owner or mode (or remount it read-write)`;
   }
 }
 

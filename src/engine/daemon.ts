@@ -187,7 +187,7 @@ export class WatchDaemon {
   }
 
   private async pullInbox(): Promise<void> {
-    this.toAll((await drainInbox(this.view.root)).filter((c) => !this.exclude(c.path)));
+    this.toAll((await drainInbox(this.view.root, (m) => this.o.log.warn(m))).filter((c) => !this.exclude(c.path)));
   }
 
   /** changes made while the daemon was down, from the last snapshot: only those are sent */

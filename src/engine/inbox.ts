@@ -38,8 +38,9 @@ export async function sendManifest(target: Remote, from: string, changes: Change
   await target.writeSmall(`${INBOX_DIR}/${name}`, JSON.stringify(m));
 }
 
-/** Read and remove every manifest in this host's inbox, oldest first. Bad ones are dropped. */
-export async function drainInbox(root: string): Promise<PendingChange[]> {
+/** Read and remove every manifest in this host's inbox, oldest first. Bad ones are dropped; a path
+ *  that could lead outside the root ("..", absolute, NUL) is dropped and told to onUnsafe. */
+export async function drainInbox(root: string, onUnsafe?: (message: string) => void): Promise<PendingChange[]> {
   const dir = join(root, INBOX_DIR);
   let names: string[];
   try {
@@ -56,7 +57,9 @@ export async function drainInbox(root: string): Promise<PendingChange[]> {
         for (const [path, kind, at, hops, entry] of m.changes) {
           try {
             safeRel(path);
-          } catch {
+          } catch (err) {
+            // only a broken or hostile writer names such a path: nothing is sent for it
+            onUnsafe?.(`ignored a path in the inbox manifest ${file}: ${(err as Error).message}`);
             continue;
           }
           const arrived: NonNullable<PendingChange['arrived']> = { hops: typeof hops === 'number' && hops > 0 ? Math.min(hops, MAX_HOPS) : 0 };

@@ -34,7 +34,8 @@ export class Link {
         if (!this.up) this.log.info(`connected to ${this.targetName}`, { host: this.targetName });
         this.up = true;
         this.downSince = null;
-        this.backoff.reset();
+        // the backoff is reset by succeeded(), not here: a host that accepts the connection and
+        // then fails every batch (its root missing, say) must not be reconnected in a tight loop
       } catch (err) {
         if (classify(err) === 'die') throw err;
         this.markDown(err as Error);

@@ -57,7 +57,7 @@ export async function runPush(o: PushOptions): Promise<ExitCode> {
       succ.queue.addReady([{ path: '', kind: 'change', since: started, at: started, tree: true, deep: true }]);
       o.log.info('no earlier run: comparing the whole tree');
     }
-    succ.queue.addReady((await drainInbox(v.root)).filter((c) => !exclude(c.path)));
+    succ.queue.addReady((await drainInbox(v.root, (m) => o.log.warn(m))).filter((c) => !exclude(c.path)));
     // journaled: the snapshot can move on
     renameSync(next, snap);
     const waiting = succ.queue.snapshot();

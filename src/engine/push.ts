@@ -134,7 +134,9 @@ export class Applier {
       const verdict = classify(err);
       if (verdict === 'path') {
         this.failed.push({ path, error });
-        this.ctx.log.warn(`could not push ${path} to ${this.ctx.target.name}: ${error.message}`, { path, host: this.ctx.target.name });
+        // the hint says what to do ("the disk may be full", "check the owner and mode")
+        const hint = (error as { hint?: string }).hint;
+        this.ctx.log.warn(`could not push ${path} to ${this.ctx.target.name}: ${error.message}${hint ? ` (${hint})` : ''}`, { path, host: this.ctx.target.name });
       } else {
         this.linkError ??= { error, verdict };
         this.retry.push(onRetry);
@@ -244,12 +246,18 @@ export class Applier {
 
   private async toTrash(path: string, how: KeepHow): Promise<boolean> {
     const { target } = this.ctx;
-    await (this.trashDir ??= target.mkdirp(TRASH_DIR, 0o700).catch((err) => {
-      this.trashDir = undefined;
-      throw err;
-    }));
-    const name = await keepAside(target, path, trashCandidates(path, Date.now()), how);
-    if (!name) this.ctx.log.warn(`could not keep ${path} in the trash on ${target.name}; replacing it anyway`, { path, host: target.name });
+    let name: string | null = null;
+    try {
+      await (this.trashDir ??= target.mkdirp(TRASH_DIR, 0o700).catch((err) => {
+        this.trashDir = undefined;
+        throw err;
+      }));
+      name = await keepAside(target, path, trashCandidates(path, Date.now()), how);
+    } catch (err) {
+      if (classify(err) !== 'path') throw err; // the link broke: the batch stops, the path is retried
+    }
+    // a safety net, not worth failing the push for: say so and go on
+    if (!name) this.ctx.log.warn(`could not keep ${path} in ${TRASH_DIR} on ${target.name}; ${how === 'link' ? 'replacing' : 'removing'} it anyway`, { path, host: target.name });
     return name !== null;
   }
 

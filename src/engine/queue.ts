@@ -41,6 +41,12 @@ export class ChangeQueue {
     this.wake();
   }
 
+  /** changes to remember on disk without making them ready now: a path that failed inside a tree
+   *  compare (not a change of its own in the batch) waits for its retry, or for the next run */
+  keep(changes: Iterable<PendingChange>): void {
+    this.journal?.add(changes);
+  }
+
   /** paths that were delivered: forget them on disk unless they changed again meanwhile */
   settle(paths: Iterable<string>): void {
     if (!this.journal) return;

@@ -3,11 +3,17 @@
 // flight per host. Each file is read from a host that holds the winning version and streamed
 // through this process into the target (openRead → putFrom: atomic temp+rename there, mode and
 // mtime set), never whole in memory. Before changing a path it checks the target still holds what
-// the plan saw (STYLE.md habit 2); a path that changed, or whose source changed or went away, is
-// handed back for a re-plan. A host that stops answering is marked down and its work dropped.
+// the plan saw (STYLE.md habit 2), and again right before a file is renamed over another; a path
+// that changed, or whose source changed or went away, is handed back for a re-plan. What is
+// replaced or removed goes to the target's trash (engine/trash.ts) when `trash` is on. A host
+// that stops answering is marked down and its work dropped.
 import type { Entry } from '../core/types.js';
 import type { Logger } from '../core/log.js';
-import type { FileReader, Remote } from '../transport/remote.js';
+import type { FileReader, PutOptions, Remote } from '../transport/remote.js';
+import { TRASH_DIR } from '../core/names.js';
+import { trashCandidates } from '../core/trash.js';
+import { keepAside, type KeepHow } from './trash.js';
+import { TargetChangedError } from './push.js';
 import type { HostCounts, RepairAction, RepairPlan } from '../core/reconcile.js';
 import { emptyCounts } from '../core/reconcile.js';
 import { sameEntry } from '../core/entry.js';
@@ -24,6 +30,8 @@ export interface ApplyProgress {
 export interface ApplyOptions {
   /** actions in flight per host (default 32) */
   concurrency?: number;
+  /** keep what is replaced or removed in each target's .chain/trash (config `trash` not false) */
+  trash?: boolean;
   log: Logger;
   signal?: AbortSignal;
   onProgress?: (p: ApplyProgress) => void;
@@ -51,6 +59,7 @@ export class PlanApplier {
   readonly failed: PathFailure[] = [];
   /** hosts that stopped answering, with the error that showed it */
   readonly down = new Map<number, Error>();
+  private readonly trashDirs = new Map<number, Promise<void>>();
 
   constructor(
     private readonly remotes: readonly (Remote | null)[],
@@ -83,7 +92,7 @@ export class PlanApplier {
   private async phase(lists: RepairAction[][], content = false): Promise<void> {
     await Promise.all(
       lists.map((list, h) =>
-        forEachLimit(list, this.o.concurrency ?? 32, async (a) => {
+        forEachLimit(list, this.o.concurrency ?? 64, async (a) => {
           if (this.isDown(h) || this.o.signal?.aborted) return;
           await this.run(h, a, content);
         }),
@@ -111,15 +120,16 @@ export class PlanApplier {
       const c = this.done[h]!;
       switch (a.op) {
         case 'keep':
-          await t.rename(a.path, a.to);
+          // (keepAside: never over something that appeared at that name meanwhile)
+          if (!(await keepAside(t, a.path, [a.to], 'move'))) throw new Error(`could not keep ${a.path} as ${a.to}`);
           c.keep++;
           break;
         case 'remove':
-          await t.remove(a.path);
+          await this.takeAway(h, a.path);
           c.remove += a.gone;
           break;
         case 'mkdir':
-          if (expect && expect.type !== 'dir') await t.remove(a.path);
+          if (expect && expect.type !== 'dir') await this.takeAway(h, a.path);
           await t.mkdirp(a.path, a.entry.mode | 0o700);
           await t.setattr(a.path, { mode: a.entry.mode | 0o700 });
           c.mkdir++;
@@ -127,10 +137,11 @@ export class PlanApplier {
         case 'symlink':
           if (!content) {
             // the structure step: a directory is in the way
-            await t.remove(a.path);
+            await this.takeAway(h, a.path);
             c.remove += a.gone ?? 0;
             return;
           }
+          if (expect?.type === 'file' && this.o.trash) await this.toTrash(h, a.path, 'move');
           await t.symlink(a.path, a.entry.target ?? '');
           c.symlink++;
           break;
@@ -140,11 +151,11 @@ export class PlanApplier {
           break;
         case 'copy':
           if (!content) {
-            await t.remove(a.path);
+            await this.takeAway(h, a.path);
             c.remove += a.gone ?? 0;
             return;
           }
-          if (!(await this.copy(h, a, opening))) return;
+          if (!(await this.copy(h, a, expect, opening))) return;
           c.copy++;
           c.bytes += a.entry.size;
           this.progress.files++;
@@ -171,8 +182,11 @@ export class PlanApplier {
   }
 
   /** stream the winning version from a host holding it; false when it could not be (recorded) */
-  private async copy(h: number, a: Extract<RepairAction, { op: 'copy' }>, opening?: Promise<Opened>): Promise<boolean> {
+  private async copy(h: number, a: Extract<RepairAction, { op: 'copy' }>, expect: Entry | null, opening?: Promise<Opened>): Promise<boolean> {
     const t = this.remotes[h]!;
+    const opts: PutOptions = { mode: a.entry.mode, mtime: a.entry.mtime };
+    // right before the rename: the version replaced must still be the one planned; keep it
+    if (expect) opts.beforeReplace = () => this.beforeReplace(h, a.path, expect);
     for (;;) {
       const o = await (opening ?? this.open(a));
       opening = undefined;
@@ -185,7 +199,7 @@ export class PlanApplier {
         return false;
       }
       try {
-        await t.putFrom(a.path, reader, { mode: a.entry.mode, mtime: a.entry.mtime });
+        await t.putFrom(a.path, reader, opts);
         return true;
       } catch (err) {
         // whose fault: SFTP errors name their host; a source that broke mid-read lets us try another
@@ -193,7 +207,7 @@ export class PlanApplier {
           this.markDown(s, err as Error);
           continue;
         }
-        if ((err as Error).name === 'SourceChangedError') {
+        if ((err as Error).name === 'SourceChangedError' || (err as Error).name === 'TargetChangedError') {
           this.changed.add(a.path);
           return false;
         }
@@ -205,6 +219,32 @@ export class PlanApplier {
     // every host holding this version is gone: plan it again among those left
     this.changed.add(a.path);
     return false;
+  }
+
+  private async beforeReplace(h: number, path: string, was: Entry): Promise<void> {
+    const now = await this.remotes[h]!.lstat(path);
+    if (!matches(now, was)) throw new TargetChangedError(path);
+    if (this.o.trash && was.type === 'file') await this.toTrash(h, path, 'link');
+  }
+
+  /** remove what is at path: into the trash when there is one, else for good */
+  private async takeAway(h: number, path: string): Promise<void> {
+    if (this.o.trash && (await this.toTrash(h, path, 'move'))) return;
+    await this.remotes[h]!.remove(path);
+  }
+
+  private async toTrash(h: number, path: string, how: KeepHow): Promise<boolean> {
+    const t = this.remotes[h]!;
+    let ready = this.trashDirs.get(h);
+    if (!ready) {
+      ready = t.mkdirp(TRASH_DIR, 0o700);
+      this.trashDirs.set(h, ready);
+      ready.catch(() => this.trashDirs.delete(h));
+    }
+    await ready;
+    const name = await keepAside(t, path, trashCandidates(path, Date.now()), how);
+    if (!name) this.o.log.warn(`could not keep ${path} in the trash on ${t.name}; replacing it anyway`, { path, host: t.name });
+    return name !== null;
   }
 
   /** true when the next source should be tried */
@@ -224,7 +264,7 @@ export class PlanApplier {
 
   private trouble(h: number, path: string, err: unknown): void {
     const e = err as Error;
-    if (e.name === 'SourceChangedError') {
+    if (e.name === 'SourceChangedError' || e.name === 'TargetChangedError') {
       this.changed.add(path);
       return;
     }

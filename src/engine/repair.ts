@@ -35,6 +35,8 @@ export interface RepairOptions {
   mode: RepairMode;
   delete: boolean;
   conflicts: 'newer' | 'keep';
+  /** keep what is replaced or removed in each target's .chain/trash (config `trash` not false) */
+  trash?: boolean;
   maxDelete?: number;
   /** plan only: no locks taken, nothing changed */
   dryRun: boolean;
@@ -201,6 +203,7 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
     let shown = 0;
     const ap = new PlanApplier(remotes, {
       concurrency: o.concurrency,
+      trash: o.trash,
       log: o.log,
       signal: o.signal,
       onProgress: (p) => {

@@ -90,7 +90,11 @@ export class LinkRunner {
     };
     await syncTree(ap, '', { onDir: (n) => (entries += n) });
     this.o.progress?.stop(`${line(ap.stats)} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    this.account(ap.result());
+    const res = ap.result();
+    this.account(res);
+    // a file that changed while sent goes again now; one that failed (disk full, permission
+    // denied) is journaled and retried later, as in a batch: no later event may ever name it
+    this.settle([], res);
     if (ap.changed.length) await sendManifest(target, this.o.self, ap.changed).catch(() => {});
     if (ap.linkError) {
       if (ap.linkError.verdict === 'die') throw ap.linkError.error;
@@ -178,9 +182,13 @@ export class LinkRunner {
         this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
       }
       this.account(res);
-      // per-path failures stay in the journal (not settled) for the next run
+      // per-path failures stay in the journal (not settled) for the next run; one found inside a
+      // tree compare was never in it: put it there, or the next run would not know of it
       const failedPaths = new Set(res.failed.map((f) => f.path));
       const again = new Set(res.retry.map((c) => c.path));
+      const inBatch = new Set(batch.map((c) => c.path));
+      const now = Date.now();
+      this.queue.keep(res.failed.filter((f) => !inBatch.has(f.path)).map((f) => ({ path: f.path, kind: 'change' as const, since: now, at: now })));
       failed ||= res.failed.length > 0;
       this.queue.settle(batch.filter((c) => !failedPaths.has(c.path) && !again.has(c.path)).map((c) => c.path));
       if (res.linkError) {
@@ -230,11 +238,17 @@ export class LinkRunner {
     for (const f of res.failed) {
       const n = (this.failures.get(f.path) ?? 0) + 1;
       this.failures.set(f.path, n);
-      const change = batch.find((c) => c.path === f.path) ?? { path: f.path, kind: 'change' as const, since: Date.now(), at: Date.now() };
+      let change = batch.find((c) => c.path === f.path);
+      if (!change) {
+        // failed inside a tree compare: on disk too, so a restart before the retry does not forget it
+        change = { path: f.path, kind: 'change' as const, since: Date.now(), at: Date.now() };
+        this.queue.keep([change]);
+      }
+      const retry = change;
       // a path that fails on its own is tried again later, less and less often; it stays in the journal meanwhile
       const t = setTimeout(() => {
         this.timers.delete(t);
-        this.queue.addReady([change]);
+        this.queue.addReady([retry]);
       }, Math.min(10 * 60_000, (this.o.retryFailedMs ?? 30_000) * 2 ** Math.min(n - 1, 5)));
       t.unref();
       this.timers.add(t);

@@ -5,7 +5,7 @@
 // that has not reached us yet; deletes travel as events (and `chain repair --delete`).
 import type { Entry } from '../core/types.js';
 import { planPath } from '../core/plan.js';
-import { joinRel } from '../core/paths.js';
+import { UnsafePathError, joinRel } from '../core/paths.js';
 import type { Applier } from './push.js';
 import { forEachLimit } from './parallel.js';
 
@@ -33,15 +33,17 @@ export async function syncTree(ap: Applier, root: string, opts: TreeSyncOptions 
     const [mine, theirs] = await Promise.all([source.readdir(job.dir), job.remoteEmpty ? Promise.resolve([]) : target.readdir(job.dir)]);
     opts.onDir?.(mine.length);
     const remote = new Map<string, Entry>(theirs.map((d) => [d.name, d.entry]));
-    const jobs: { path: string; local: Entry; remote: Entry | null }[] = [];
-    for (const { name, entry } of mine) {
+    const jobs: { path: string; local: Entry; remote: Entry | null; problem?: string }[] = [];
+    for (const { name, entry, problem } of mine) {
       const path = joinRel(job.dir, name);
       if (exclude(path)) continue;
-      jobs.push({ path, local: entry, remote: remote.get(name) ?? null });
+      jobs.push({ path, local: entry, remote: remote.get(name) ?? null, problem });
     }
     await forEachLimit(jobs, conc, async (j) => {
       const retry = { path: j.path, kind: 'change' as const, since: Date.now(), at: Date.now() };
       await ap.guard(j.path, retry, async () => {
+        // cannot be replicated (a name that is not UTF-8): a failure of this path, said out loud
+        if (j.problem) throw new UnsafePathError(j.path, j.problem);
         const keep = ap.ctx.conflicts === 'keep' ? { host: target.name } : undefined;
         const action = planPath({ path: j.path, local: j.local, remote: j.remote, lastPushed: memory.get(j.path) ?? null, deleteEnabled: false, keep });
         if (action.op === 'skip') {

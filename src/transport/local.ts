@@ -16,6 +16,8 @@ import { SourceChangedError, type FileReader, type PutOptions, type PutSource, t
 const LSTAT_CHUNK = 256;
 /** copy buffer: a whole small file in one read, big files in bounded chunks */
 const COPY_CHUNK = 1 << 20;
+/** what node puts in a name for bytes that are not UTF-8 (names are read as UTF-8 strings) */
+const LOSSY = '\uFFFD';
 
 export function entryOf(st: Stats, target?: string): Entry {
   const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
@@ -90,7 +92,20 @@ export class LocalRemote implements Remote {
     const rel = safeRel(path);
     // Both run at once: the ancestor check costs no extra latency in the common case.
     const [entry, parent] = await Promise.all([localEntry(underRoot(this.root, rel)), this.dirState(parentOf(rel), path)]);
-    return parent === 'ok' ? entry : null;
+    const found = parent === 'ok' ? entry : null;
+    // a watcher reports a name that is not UTF-8 with U+FFFD in it, which names nothing: say so
+    // rather than take it for a delete
+    if (found === null && rel.includes(LOSSY)) await this.refuseNonUtf8(rel, path);
+    return found;
+  }
+
+  private async refuseNonUtf8(rel: string, path: string): Promise<void> {
+    const parts = rel.split('/');
+    for (let i = 0; i < parts.length; i++) {
+      if (!parts[i]!.includes(LOSSY)) continue;
+      const raw = (await nonUtf8Names(underRoot(this.root, parts.slice(0, i).join('/')))).get(parts[i]!);
+      if (raw !== undefined) throw new UnsafePathError(path, nonUtf8Problem(raw));
+    }
   }
 
   async readdir(path: string): Promise<DirEntry[]> {
@@ -110,8 +125,12 @@ export class LocalRemote implements Remote {
     if (!isReserved(rel)) names = names.filter((n) => !isReserved(joinRel(rel, n)));
     names.sort();
     const entries = await lstatChunked(abs, names);
+    // names that are not UTF-8 came back with U+FFFD and lstat found nothing: listed as what they are
+    const bad = names.some((n) => n.includes(LOSSY)) ? await nonUtf8Names(abs) : null;
     const out: DirEntry[] = [];
     names.forEach((name, i) => {
+      const raw = bad?.get(name);
+      if (raw !== undefined) return void out.push({ name, entry: { type: 'other', size: 0, mtime: 0, mode: 0 }, problem: nonUtf8Problem(raw) });
       const entry = entries[i];
       if (entry) out.push({ name, entry }); // vanished since readdir: not listed
     });
@@ -433,6 +452,24 @@ async function copyAll(src: FileHandle, out: FileHandle, size: number): Promise<
     pos += bytesRead;
   }
   return pos;
+}
+
+/** the names in absDir whose bytes are not valid UTF-8: the string node reports for each → its bytes, escaped */
+async function nonUtf8Names(absDir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const raw = await fs.readdir(absDir, { encoding: 'buffer' }).catch(() => [] as Buffer[]);
+  for (const b of raw) {
+    const s = b.toString('utf8');
+    if (Buffer.from(s, 'utf8').equals(b)) continue;
+    const shown = [...b].map((c) => (c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`));
+    out.set(s, shown.join(''));
+  }
+  return out;
+}
+
+// SFTP names and chain's paths are UTF-8 strings: such a name cannot be carried byte for byte
+function nonUtf8Problem(raw: string): string {
+  return `the name "${raw}" is not valid UTF-8, and chain replicates UTF-8 names only; rename it (e.g. convmv -f latin1 -t utf-8 --notest)`;
 }
 
 async function unlinkQuiet(abs: string): Promise<void> {

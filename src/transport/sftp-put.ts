@@ -36,8 +36,10 @@ export function bufferContent(data: Buffer): Content {
   };
 }
 
-function sameAsPlanned(st: { size: number; mtimeMs: number; isFile(): boolean }, expect: Entry): boolean {
-  return st.isFile() && st.size === expect.size && Math.floor(st.mtimeMs / 1000) === expect.mtime;
+// nlink 0: the file was deleted (or replaced by a rename) while it was read; publishing it would
+// bring back on the target what was just deleted here, and send it on around the ring
+function sameAsPlanned(st: { size: number; mtimeMs: number; nlink: number; isFile(): boolean }, expect: Entry): boolean {
+  return st.isFile() && st.nlink > 0 && st.size === expect.size && Math.floor(st.mtimeMs / 1000) === expect.mtime;
 }
 
 // Raw fds and callbacks rather than FileHandle: thousands of small files a second make the
@@ -60,6 +62,10 @@ export async function localContent(localPath: string, expect: Entry, rel: string
     // gone, or replaced by a symlink (ELOOP) or a path through a non-directory: not what was planned
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') throw new SourceChangedError(rel);
+    if (code === 'EACCES' || code === 'EPERM') {
+      const msg = `cannot read ${localPath}: permission denied; make it readable by the user chain runs as (uid ${process.getuid?.()}), or exclude it`;
+      throw Object.assign(new Error(msg, { cause: err }), { code });
+    }
     throw err;
   }
   let closed = false;

@@ -160,7 +160,9 @@ async function readKey(path: string): Promise<ParsedKey | 'encrypted' | 'missing
     data = await readFile(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
-    throw new SshError('identity', '', `cannot read the identity ${path}: ${(err as Error).message}`, { cause: err });
+    throw new SshError('identity', '', `cannot read the identity ${path}: ${(err as Error).message}; check ssh.identity: it must be a private key file readable by the user running chain`, {
+      cause: err,
+    });
   }
   const key = utils.parseKey(data);
   if (key instanceof Error) {

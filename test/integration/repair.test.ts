@@ -175,6 +175,10 @@ test('--link A:B changes only B; --delete with --max-delete', { timeout: 120_000
 
   const del = await repair('--link', 'host1:host3', '--delete', '--max-delete', '3');
   assert.equal(del.exitCode, 0, del.stdout + del.stderr);
+  // trash is on by default: what --delete removed is kept in host3's .chain/trash/<day>/
+  const day = readdirSync(join(h3.root, '.chain', 'trash')).sort().at(-1)!;
+  assert.equal(readFileSync(join(h3.root, '.chain', 'trash', day, 'extra-1.txt'), 'utf8'), 'e\n');
+  assert.ok(existsSync(join(h3.root, '.chain', 'trash', day, 'extra-dir', 'a')));
   assert.deepEqual(diffSnapshots(snapshot(h1.root), snapshot(h3.root)), []);
   assert.deepEqual(diffSnapshots(s2, snapshot(h2.root)), [], 'host2 untouched');
   assert.deepEqual(diffSnapshots(s1, snapshot(h1.root)), [], 'the source untouched');

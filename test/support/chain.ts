@@ -11,9 +11,12 @@ export interface RunResult {
   stderr: string;
 }
 
+/** `wrap`: a command (and its arguments) to run chain under, e.g. setpriv with fewer capabilities */
+const command = (args: string[], wrap: string[] = []): [string, string[]] => (wrap.length ? [wrap[0], [...wrap.slice(1), BIN, ...args]] : [BIN, args]);
+
 /** run `chain ARGS`, never throwing on a non-zero exit */
-export async function chain(args: string[], opts: { env?: Record<string, string>; input?: string; timeout?: number } = {}): Promise<RunResult> {
-  const r = await execa(BIN, args, { reject: false, env: { NO_COLOR: '1', ...opts.env }, input: opts.input ?? '', timeout: opts.timeout ?? 60_000 });
+export async function chain(args: string[], opts: { env?: Record<string, string>; input?: string; timeout?: number; wrap?: string[] } = {}): Promise<RunResult> {
+  const r = await execa(...command(args, opts.wrap), { reject: false, env: { NO_COLOR: '1', ...opts.env }, input: opts.input ?? '', timeout: opts.timeout ?? 60_000 });
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
@@ -27,8 +30,8 @@ export interface Daemon {
 }
 
 /** start `chain watch` (or another long-running command) in the background */
-export function spawnChain(args: string[], opts: { env?: Record<string, string> } = {}): Daemon {
-  const proc = execa(BIN, args, { reject: false, env: { NO_COLOR: '1', ...opts.env }, stdin: 'ignore', buffer: false, all: true });
+export function spawnChain(args: string[], opts: { env?: Record<string, string>; wrap?: string[] } = {}): Daemon {
+  const proc = execa(...command(args, opts.wrap), { reject: false, env: { NO_COLOR: '1', ...opts.env }, stdin: 'ignore', buffer: false, all: true });
   let out = '';
   const waiters: { re: RegExp; resolve: () => void }[] = [];
   proc.all?.on('data', (d: Buffer) => {

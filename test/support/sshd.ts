@@ -92,6 +92,8 @@ export interface Ring {
 export interface StartOptions {
   /** extra sshd_config lines for every host */
   sshdConfig?: string[];
+  /** false: no SFTP subsystem at all (sshd refuses the subsystem request) */
+  sftp?: boolean;
   /** host name prefix (default "host") */
   prefix?: string;
 }
@@ -158,6 +160,7 @@ export async function startHosts(n: number, opts: StartOptions = {}): Promise<Ri
           authorizedKeys,
           sftpServer,
           extra: opts.sshdConfig ?? [],
+          sftp: opts.sftp !== false,
         });
         hosts[i] = h;
       }),
@@ -217,7 +220,7 @@ class HostImpl implements TestHost {
     readonly hostKeyPub: string,
     readonly hostKeyBlob: Buffer,
     private readonly hostKey: string,
-    private readonly setup: { authorizedKeys: string; sftpServer: string; extra: string[] },
+    private readonly setup: { authorizedKeys: string; sftpServer: string; extra: string[]; sftp: boolean },
   ) {
     this.root = join(dir, 'root');
     this.state = join(dir, 'state');
@@ -228,7 +231,7 @@ class HostImpl implements TestHost {
   static async create(
     name: string,
     dir: string,
-    setup: { authorizedKeys: string; sftpServer: string; extra: string[] },
+    setup: { authorizedKeys: string; sftpServer: string; extra: string[]; sftp: boolean },
   ): Promise<HostImpl> {
     mkdirSync(join(dir, 'root'), { recursive: true });
     mkdirSync(join(dir, 'state'), { recursive: true });
@@ -261,7 +264,7 @@ class HostImpl implements TestHost {
       `MaxStartups 200`,
       `MaxSessions 50`,
       `LogLevel VERBOSE`,
-      `Subsystem sftp ${wrapper}`,
+      ...(this.setup.sftp ? [`Subsystem sftp ${wrapper}`] : []),
       ...this.setup.extra,
     ];
     writeFileSync(this.cfgFile, lines.join('\n') + '\n');

@@ -76,6 +76,7 @@ export const repairCommand: CommandModule<GlobalArgs, RepairArgs> = {
         mode,
         delete: argv.delete === true,
         conflicts: config.conflicts,
+        trash: config.trash !== false,
         maxDelete,
         dryRun: argv['dry-run'] === true,
         exclude: compileExclude(config.exclude),
