@@ -173,7 +173,7 @@ ok() { # ok "detail"
   say "[$(step_no "$CUR")/${#STEPS[@]}] $CUR: ok ($(secs "$took"))${1:+ $1}"
   CUR=
 }
-fail() { # fail "reason" [details on stdin are not read: pass them as further arguments]
+fail() { # fail REASON [DETAIL...]: the step's FAILED line, the details indented below it; exit 1
   local took=$((${EPOCHREALTIME/./} - T_STEP))
   FAIL_MSG=$1
   shift
@@ -187,6 +187,8 @@ fail() { # fail "reason" [details on stdin are not read: pass them as further ar
 
 on_error() { # an unexpected failure of a command: still say in which step
   local rc=$1 line=$2 cmd=$3
+  # in a $(...) the caller sees the failure and reports it in the main shell
+  [ "$BASHPID" = "$$" ] || exit "$rc"
   trap - ERR
   if [ -n "$CUR" ] && [ -z "$FAIL_MSG" ]; then
     fail "unexpected error (exit $rc) at smoke.sh line $line: $cmd"
@@ -220,9 +222,8 @@ summary() {
 # ---- hosts ----
 
 NAMES=()     # ring order
-ADDRS=()     # where this machine reaches each host (ssh)
-PORTS=()
-LOGINS=()    # [USER@]ADDRESS for ssh
+PORTS=()     # where this machine reaches each host over ssh: port
+LOGINS=()    # and [USER@]ADDRESS
 ROOTS=()     # each host's root (a path on that host)
 ID=$(date +%s)-$$
 DIR=chain-smoke-$ID
@@ -387,7 +388,6 @@ step_check() {
   local name addr port root verdict lines=() bad=0
   while IFS=$'\t' read -r name addr port root verdict; do
     NAMES+=("$name")
-    ADDRS+=("$addr")
     PORTS+=("$port")
     ROOTS+=("$root")
     LOGINS+=("$addr")
@@ -412,7 +412,6 @@ step_check() {
       *:*:*) ;; # a bare IPv6 address
       *:*) port=${host##*:}; host=${host%:*} ;;
     esac
-    ADDRS[found]=$host
     PORTS[found]=$port
     LOGINS[found]=$user$host
   done
