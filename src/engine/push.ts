@@ -76,6 +76,8 @@ export interface PushResult {
 }
 
 export interface PushContext {
+  /** announces changes that landed on the target to it (its inbox), while work is still going */
+  stream?: (changes: Change[]) => Promise<void>;
   /** this host's own root, read side */
   source: Remote;
   target: Remote;
@@ -148,6 +150,31 @@ export class Applier {
     const c = this.carry.get(path);
     this.changed.push({ path, kind, at: c?.at ?? Date.now(), hops: c?.hops ?? 0, entry });
     this.ctx.onProgress?.(this.stats);
+    this.maybeStream();
+  }
+
+  private streamed = 0;
+  private lastStream = Date.now();
+  private streaming: Promise<void> = Promise.resolve();
+
+  /**
+   * Announce what already landed to the successor while a large batch or tree sync is still going
+   * (every 500 changes or 250 ms), so the next hop forwards a burst while it is still arriving.
+   */
+  private maybeStream(): void {
+    if (!this.ctx.stream || this.broken) return;
+    if (this.changed.length - this.streamed < 500 && Date.now() - this.lastStream < 250) return;
+    const chunk = this.changed.slice(this.streamed);
+    this.streamed = this.changed.length;
+    this.lastStream = Date.now();
+    const send = this.ctx.stream;
+    this.streaming = this.streaming.then(() => send(chunk)).catch((e) => this.ctx.log.debug(`inbox manifest not written: ${(e as Error).message}`));
+  }
+
+  /** waits for manifests under way; returns the changes not announced yet */
+  async unannounced(): Promise<Change[]> {
+    await this.streaming;
+    return this.changed.slice(this.streamed);
   }
 
   /** Structural step of an action (removal of what is in the way, directories). */
@@ -261,8 +288,10 @@ export class Applier {
     return name !== null;
   }
 
-  result(): PushResult {
-    return { stats: this.stats, changed: this.changed, retry: this.retry, failed: this.failed, linkError: this.linkError };
+  /** `changed` holds only what was not announced to the successor yet (see stream) */
+  async result(): Promise<PushResult> {
+    const changed = await this.unannounced();
+    return { stats: this.stats, changed, retry: this.retry, failed: this.failed, linkError: this.linkError };
   }
 }
 
@@ -338,13 +367,25 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
   // 3. new, replaced or moved directories are synced as whole trees; paths inside them are covered by that
   // (the watcher reports only the top of a new directory: what was written into it before it was
   // watched has no event of its own)
-  const trees = planned.filter((p) => p.local?.type === 'dir' && (p.action.op === 'mkdir' || p.action.op === 'rename' || p.change.tree));
-  const treeOf = new Map(trees.map((p) => [p.change.path, p]));
+  // A directory's own event is always a creation (the watcher reports no updates of directories),
+  // and files written into it before the watcher watched it have no events: so every directory in
+  // a batch gets its entries compared, even when the target already has it (bench: 10,000-file
+  // bursts of cp -a lost files in new leaf directories without this).
+  const isDeep = (p: Planned) => p.action.op === 'mkdir' || p.action.op === 'rename' || !!p.change.deep;
+  const trees = planned.filter((p) => p.local?.type === 'dir' && (isDeep(p) || p.change.tree || p.change.kind === 'change'));
+  const treeOf = new Map(trees.map((p) => [p.change.path, isDeep(p)]));
+  /** covered by a tree sync of an ancestor: a deep one covers everything below, a shallow one its entries */
   const insideTree = (path: string) => {
-    for (let d = parentOf(path); d !== ''; d = parentOf(d)) if (treeOf.has(d)) return true;
-    return false;
+    if (path === '') return false;
+    const parent = parentOf(path);
+    for (let d = parent; ; d = parentOf(d)) {
+      const deep = treeOf.get(d);
+      if (deep === true || (deep === false && d === parent)) return true;
+      if (d === '') return false;
+    }
   };
-  const work = planned.filter((p) => !insideTree(p.change.path));
+  // deletes stay: a tree sync only adds and updates
+  const work = planned.filter((p) => !p.local || !insideTree(p.change.path));
   const forward: Change[] = [];
   for (const p of work) {
     ap.carry.set(p.change.path, { hops: Math.max(0, p.hops), at: p.change.at });
@@ -375,7 +416,7 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
   for (const p of trees) {
     if (ap.broken) break;
     if (insideTree(p.change.path)) continue;
-    const shallow = p.action.op !== 'mkdir' && p.action.op !== 'rename' && !p.change.deep;
+    const shallow = !isDeep(p);
     await ap.guard(p.change.path, p.change, () => syncTree(ap, p.change.path, { remoteEmpty: p.action.op === 'mkdir' && !p.remote, shallow }));
   }
   if (forward.length && !ap.broken) {

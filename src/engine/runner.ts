@@ -9,7 +9,7 @@ import { ChangeQueue } from './queue.js';
 import { Journal } from './journal.js';
 import { LinkMemory } from './memory.js';
 import { Link, type Connector } from './link.js';
-import { Applier, pushBatch, type PushResult, type PushStats } from './push.js';
+import { Applier, pushBatch, type PushContext, type PushResult, type PushStats } from './push.js';
 import { syncTree } from './treesync.js';
 import { sendManifest } from './inbox.js';
 import { newLink, type LinkStatus } from './status.js';
@@ -78,7 +78,7 @@ export class LinkRunner {
     if (!target) return;
     const started = Date.now();
     let entries = 0;
-    const ap = new Applier({ source: this.o.source, target, exclude: this.o.exclude, deleteEnabled: false, memory: this.memory, log: this.o.log, ...this.policy });
+    const ap = new Applier({ ...this.context(target), deleteEnabled: false, ...this.policy });
     const line = (s: PushStats) => `compared ${entries} entries with ${this.o.target}; sent ${s.files} files (${fmtBytes(s.bytes)}), ${s.dirs} dirs, ${s.links} links`;
     this.o.progress?.start(`startup compare with ${this.o.target}`);
     let last = 0;
@@ -90,12 +90,12 @@ export class LinkRunner {
     };
     await syncTree(ap, '', { onDir: (n) => (entries += n) });
     this.o.progress?.stop(`${line(ap.stats)} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    const res = ap.result();
+    const res = await ap.result();
     this.account(res);
     // a file that changed while sent goes again now; one that failed (disk full, permission
     // denied) is journaled and retried later, as in a batch: no later event may ever name it
     this.settle([], res);
-    if (ap.changed.length) await sendManifest(target, this.o.self, ap.changed).catch(() => {});
+    if (res.changed.length) await sendManifest(target, this.o.self, res.changed).catch(() => {});
     if (ap.linkError) {
       if (ap.linkError.verdict === 'die') throw ap.linkError.error;
       // not finished: queue a rescan of the whole tree so the loop completes it once the link is back
@@ -115,7 +115,9 @@ export class LinkRunner {
         if (this.queue.pending === 0 || Date.now() > stopAt || !this.link.up) return;
         this.queue.flush();
       } else {
-        await Promise.race([this.queue.whenReady(), aborted(signal)]);
+        const stop = aborted(signal);
+        await Promise.race([this.queue.whenReady(), stop.promise]);
+        stop.cancel();
         if (signal.aborted || this.quit) continue;
       }
       const target = await this.link.get(signal);
@@ -125,11 +127,9 @@ export class LinkRunner {
       const batch = this.queue.take(batchSize);
       if (batch.length === 0) continue;
       const t0 = Date.now();
-      const res = await pushBatch({ source: this.o.source, target, exclude: this.o.exclude, deleteEnabled: this.o.deleteEnabled, memory: this.memory, log: this.o.log, ...this.policy }, batch);
-      if (res.changed.length) {
-        await sendManifest(target, this.o.self, res.changed).catch((e) => this.o.log.debug(`inbox manifest not written on ${this.o.target}: ${(e as Error).message}`));
-        this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
-      }
+      const res = await pushBatch({ ...this.context(target), ...this.policy }, batch);
+      if (res.changed.length) await sendManifest(target, this.o.self, res.changed).catch((e) => this.o.log.debug(`inbox manifest not written on ${this.o.target}: ${(e as Error).message}`));
+      if (worked(res.stats)) this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
       this.account(res);
       this.settle(batch, res);
       if (res.linkError) {
@@ -138,6 +138,19 @@ export class LinkRunner {
         await this.link.broken(res.linkError.error, signal);
       } else this.link.succeeded();
     }
+  }
+
+  /** what every push over this link shares; manifests stream to the target while work goes on */
+  private context(target: Remote): PushContext {
+    return {
+      source: this.o.source,
+      target,
+      exclude: this.o.exclude,
+      deleteEnabled: this.o.deleteEnabled,
+      memory: this.memory,
+      log: this.o.log,
+      stream: (changes) => sendManifest(target, this.o.self, changes),
+    };
   }
 
   /** waits while a lock is held; false when the link broke meanwhile (already handled) */
@@ -176,11 +189,9 @@ export class LinkRunner {
       const batch = this.queue.take(this.o.batchSize ?? 1000);
       if (batch.length === 0) break;
       const t0 = Date.now();
-      const res = await pushBatch({ source: this.o.source, target, exclude: this.o.exclude, deleteEnabled: this.o.deleteEnabled, memory: this.memory, log: this.o.log, ...this.policy }, batch);
-      if (res.changed.length) {
-        await sendManifest(target, this.o.self, res.changed).catch(() => {});
-        this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
-      }
+      const res = await pushBatch({ ...this.context(target), ...this.policy }, batch);
+      if (res.changed.length) await sendManifest(target, this.o.self, res.changed).catch(() => {});
+      if (worked(res.stats)) this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
       this.account(res);
       // per-path failures stay in the journal (not settled) for the next run; one found inside a
       // tree compare was never in it: put it there, or the next run would not know of it
@@ -277,8 +288,20 @@ export class LinkRunner {
   }
 }
 
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
+/** resolves on abort; cancel() removes the listener (one wait per batch must not pile them up) */
+function aborted(signal: AbortSignal): { promise: Promise<void>; cancel: () => void } {
+  let cancel = () => {};
+  const promise = new Promise<void>((r) => {
+    if (signal.aborted) return r();
+    const on = () => r();
+    signal.addEventListener('abort', on, { once: true });
+    cancel = () => signal.removeEventListener('abort', on);
+  });
+  return { promise, cancel };
+}
+
+function worked(s: PushStats): boolean {
+  return s.files + s.dirs + s.links + s.renamed + s.removed + s.attrs > 0;
 }
 
 export function summary(host: string, s: PushStats, ms: number): string {
