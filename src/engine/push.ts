@@ -417,7 +417,9 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
     if (ap.broken) break;
     if (insideTree(p.change.path)) continue;
     const shallow = !isDeep(p);
-    await ap.guard(p.change.path, p.change, () => syncTree(ap, p.change.path, { remoteEmpty: p.action.op === 'mkdir' && !p.remote, shallow }));
+    // directories whose entries changed shortly before this event are compared too
+    const changedSince = Math.floor(p.change.since / 1000) - 30;
+    await ap.guard(p.change.path, p.change, () => syncTree(ap, p.change.path, { remoteEmpty: p.action.op === 'mkdir' && !p.remote, shallow, changedSince }));
   }
   if (forward.length && !ap.broken) {
     await sendManifest(ctx.target, ctx.source.name, forward).catch((e) => ctx.log.debug(`inbox manifest not written on ${ctx.target.name}: ${(e as Error).message}`));

@@ -20,6 +20,10 @@ export interface TreeSyncOptions {
   /** compare only the top directory's entries, descending only into directories the target lacks
    *  (a rescan after possibly lost events: subdirectories that exist on both have their own events) */
   shallow?: boolean;
+  /** with shallow: still descend into directories (present on both sides) whose entries changed
+   *  since this time (whole seconds): a burst can lose the events of a new subdirectory and of
+   *  everything written into it, but not the directory's own mtime */
+  changedSince?: number;
   /** directories listed at once */
   dirConcurrency?: number;
   onDir?: (entries: number) => void;
@@ -54,7 +58,8 @@ export async function syncTree(ap: Applier, root: string, opts: TreeSyncOptions 
           await ap.content(action, j.remote);
         }
         const remoteEmpty = !j.remote || j.remote.type !== 'dir';
-        if (j.local.type === 'dir' && !ap.broken && (remoteEmpty || !opts.shallow)) more({ dir: j.path, remoteEmpty });
+        const recent = opts.changedSince !== undefined && j.local.mtime >= opts.changedSince;
+        if (j.local.type === 'dir' && !ap.broken && (remoteEmpty || !opts.shallow || recent)) more({ dir: j.path, remoteEmpty });
       });
     });
   });

@@ -167,3 +167,19 @@ test('setuid and setgid bits are never replicated; the sticky bit and permission
   const again = await pushBatch(ctx(), [ch('suid'), ch('shared')]);
   assert.equal(again.changed.length, 0, 'the masked modes compare equal: no endless re-push');
 });
+
+test('a rescan finds files in a subdirectory whose own events were lost (it exists on both sides)', async () => {
+  mkdirSync(join(a, 'burst/d9/e2'), { recursive: true });
+  mkdirSync(join(b, 'burst/d9/e2'), { recursive: true }); // made on the target while still empty
+  for (let i = 0; i < 5; i++) writeFileSync(join(a, 'burst/d9/e2', `f${i}`), `${i}`);
+  // the watcher reports only a rescan of burst (its events for d9, d9/e2 and the files were lost)
+  const r = await pushBatch(ctx(), [{ ...ch('burst'), tree: true }]);
+  assert.equal(r.stats.files, 5);
+  same();
+  // an old, unchanged subdirectory is not walked by a rescan
+  utimesSync(join(a, 'burst/d9/e2'), 1_000_000, 1_000_000);
+  utimesSync(join(a, 'burst/d9'), 1_000_000, 1_000_000);
+  writeFileSync(join(b, 'burst/d9/e2/only-on-target'), 'x');
+  const r2 = await pushBatch(ctx(), [{ ...ch('burst'), tree: true }]);
+  assert.equal(r2.stats.files, 0);
+});
