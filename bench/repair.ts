@@ -3,9 +3,10 @@
 //
 //   link     100,000 × 5 KiB on host1 and host2, 1% (1,000 files) rewritten on host1 before each run
 //            (new content and mtime); timed: `chain repair --link host1:host2 --delete` (run on host1:
-//            its own root read directly, host2 over SFTP; and, as a second row, from outside the
-//            ring: both over SFTP) beside `rsync -a --delete` host1 → host2 over ssh. Runs
-//            interleaved (rsync, chain, chain-remote, rsync, …), the trees stat'ed before each run.
+//            its own root read directly, host2 over SFTP; from outside the ring: both over SFTP; both
+//            with `trash: false`, like rsync; and on host1 with the default trash) beside
+//            `rsync -a --delete` host1 → host2 over ssh. Runs interleaved (rsync, chain, …), the
+//            trees stat'ed before each run.
 //   rss      1,000,000 entries (empty files, 1,000 dirs) on host1, hard-linked copy on host2;
 //            `chain repair --link host1:host2` under /usr/bin/time -v: listing both over SFTP, planning
 //            (nothing to do), locks. Peak RSS and wall time.
@@ -88,8 +89,12 @@ async function linkSection(ring: Ring, dir: string, o: RepairBenchOptions, res: 
   const layout = makeTree(a, o.files, SIZE);
   await execFileP('cp', ['-a', `${a}/.`, `${b}/`]);
   o.say(`  made the trees in ${secs(now() - t)}`);
-  const cfg = writeConfig(ring, dir, 'link', [a, b]);
+  // rsync keeps nothing it replaces: the like-for-like chain runs have `trash: false`; one more row
+  // shows the default (every replaced version hard-linked into .chain/trash first)
+  const cfg = writeConfig(ring, dir, 'link', [a, b], { trash: false });
+  const cfgTrash = writeConfig(ring, dir, 'link-trash', [a, b]);
   const chainCmd = ['--config', cfg, '--no-progress', '--quiet', 'repair', '--link', 'host1:host2', '--delete'];
+  const trashCmd = ['--config', cfgTrash, '--no-progress', '--quiet', 'repair', '--link', 'host1:host2', '--delete', '--host', 'host1'];
   const rsyncArgs = ['-a', '--delete', '--exclude=/.chain/', '-e', sshCmd(ring, h2.port), `${a}/`, `${ring.user}@127.0.0.1:${b}/`];
   // every file by name, to pick a fresh 1% for each run
   const names: string[] = [];
@@ -118,6 +123,7 @@ async function linkSection(ring: Ring, dir: string, o: RepairBenchOptions, res: 
     { name: 'rsync -a --delete', run: () => execFileP('rsync', rsyncArgs, { maxBuffer: 16 << 20 }), command: `rsync ${rsyncArgs.map(q).join(' ')}` },
     { name: 'chain repair (on host1)', run: () => execFileP(process.execPath, [BIN, ...chainCmd, '--host', 'host1']), command: `chain ${[...chainCmd, '--host', 'host1'].join(' ')}` },
     { name: 'chain repair (outside the ring)', run: () => execFileP(process.execPath, [BIN, ...chainCmd]), command: `chain ${chainCmd.join(' ')}` },
+    { name: 'chain repair (on host1, trash on)', run: () => execFileP(process.execPath, [BIN, ...trashCmd]), command: `chain ${trashCmd.join(' ')}` },
   ];
   const times = tools.map(() => [] as number[]);
   // one untimed round each: ssh host keys, page cache, the .chain/ dirs
@@ -187,10 +193,10 @@ async function rssSection(ring: Ring, dir: string, o: RepairBenchOptions, res: R
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-function writeConfig(ring: Ring, dir: string, name: string, roots: string[]): string {
+function writeConfig(ring: Ring, dir: string, name: string, roots: string[], extra: Record<string, unknown> = {}): string {
   const hosts = ring.hosts.map((h, i) => ({ name: h.name, address: h.address, port: h.port, root: roots[i]!, state: join(h.dir, `state-${name}`) }));
   for (const h of hosts) mkdirSync(h.state, { recursive: true });
-  return ring.writeConfig({ root: roots[0], state: hosts[0]!.state, hosts }, join(dir, `${name}.yaml`));
+  return ring.writeConfig({ root: roots[0], state: hosts[0]!.state, hosts, ...extra }, join(dir, `${name}.yaml`));
 }
 
 function sshCmd(ring: Ring, port: number): string {

@@ -647,7 +647,7 @@ async function profileSection(staging: string, layout: Layout): Promise<void> {
   out.push(`  ${fmtN(layout.files)} files reached host2 in ${fmtS(x.hop1)} s and host3 in ${fmtS(x.done)} s; CPU seconds until then: ${cpuLine(x.cpu)}`);
   // what each daemon logged about its pushes
   p.daemons.forEach((d, k) => {
-    const lines = d.since(logStart[k]).filter((l) => /pushed|compared|warn|error/.test(l));
+    const lines = d.since(logStart[k]).filter((l) => /^(pushed|compared|warn|error|\(node:\d+\) \w*Warning)/.test(l));
     out.push(`  ${r.hosts[k].name} daemon log during the burst (${lines.length} lines):`);
     for (const l of lines.slice(0, 12)) out.push(`    ${l}`);
     if (lines.length > 12) out.push(`    … (${lines.length - 12} more)`);

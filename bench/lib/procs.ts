@@ -313,7 +313,8 @@ export function memOf(pid: number): { hwm: number; rss: number } {
  * and the machine's steal time. The difference between two samples is other people's load.
  */
 export interface Load {
-  /** pid → utime+stime+cutime+cstime of every other user process */
+  /** pid → utime+stime of every other user process (not cutime: a reaped child's whole lifetime
+   *  would land in its parent at once) */
   others: Map<number, number>;
   steal: number;
 }
@@ -323,13 +324,14 @@ export function loadSample(): Load {
   const all = readProcs();
   const ours = new Set(descendants(all, process.pid));
   const others = new Map<number, number>();
-  for (const p of all.values()) if (!ours.has(p.pid) && p.pid !== 2 && p.ppid !== 2) others.set(p.pid, p.total);
+  for (const p of all.values()) if (!ours.has(p.pid) && p.pid !== 2 && p.ppid !== 2) others.set(p.pid, p.self);
   return { others, steal: cpu[7] ?? 0 };
 }
 
 /** CPU seconds other processes used between two samples, and the hypervisor's steal */
 export function foreignLoad(a: Load, b: Load): { foreign: number; steal: number } {
   let ticks = 0;
-  for (const [pid, t] of b.others) ticks += t - (a.others.get(pid) ?? 0);
+  // a process missing from the first sample started meanwhile: all of its CPU is new
+  for (const [pid, t] of b.others) ticks += Math.max(0, t - (a.others.get(pid) ?? 0));
   return { foreign: Math.max(0, ticks) * TICK_S, steal: (b.steal - a.steal) * TICK_S };
 }

@@ -174,7 +174,59 @@ export function reconcile(l: Listings, o: ReconcileOptions): ReconcileResult {
   return { plan };
 }
 
+/**
+ * Row by row while the trees are still being listed (engine/repair-stream.ts starts the safe part
+ * of a repair early): the same decisions reconcile() makes, for a path whose directory every host
+ * has listed. Null when the decision needs more (a directory's whole subtree: a type conflict,
+ * the size of a delete).
+ */
+export class RowPlanner {
+  private readonly ctx: Ctx;
+  private readonly scratch: RepairPlan;
+  private rolesFor = '';
+  private r = roles({ kind: 'ring' }, 0, []);
+
+  constructor(
+    private readonly l: Listings,
+    private readonly o: ReconcileOptions,
+  ) {
+    this.scratch = { hosts: l.hosts.map((host) => ({ host, actions: [], counts: emptyCounts() })), compared: 0, differing: 0, deletes: 0, conflicts: 0, keptOnTargets: 0, unsupported: [], unsupportedCount: 0 };
+    this.ctx = new Ctx(l, this.scratch, o.conflicts === 'keep' && o.mode.kind === 'ring', true);
+  }
+
+  /** the actions for row r and whether what is under it is decided too; live: hosts taking part now */
+  row(r: number, live: readonly boolean[]): { dir: boolean; actions: { host: number; action: RepairAction }[] } | null {
+    const key = live.map((x) => (x ? 1 : 0)).join('');
+    if (key !== this.rolesFor) {
+      this.r = roles(this.o.mode, this.l.hosts.length, live);
+      this.rolesFor = key;
+    }
+    const { sources, targets, involved } = this.r;
+    if (sources.length === 0 || targets.length === 0) return { dir: false, actions: [] };
+    let same = true;
+    for (let i = 1; i < involved.length && same; i++) same = this.l.same(r, involved[0]!, involved[i]!);
+    const t = this.l.typeCode(involved[0]!, r);
+    if (same && t !== T_NONE) return { dir: t === T_DIR, actions: [] };
+    const lens = this.scratch.hosts.map((hp) => hp.actions.length);
+    try {
+      const dir = this.o.mode.kind === 'ring' ? this.ctx.ringRow(r, involved) : this.ctx.sourceRow(r, sources[0]!, targets, this.o.delete);
+      const actions: { host: number; action: RepairAction }[] = [];
+      this.scratch.hosts.forEach((hp, h) => {
+        for (let i = lens[h]!; i < hp.actions.length; i++) actions.push({ host: h, action: hp.actions[i]! });
+      });
+      return { dir, actions };
+    } catch (err) {
+      if (err === NEEDS_TREE) return null;
+      throw err;
+    } finally {
+      this.scratch.hosts.forEach((hp, h) => (hp.actions.length = lens[h]!));
+    }
+  }
+}
+
 const TYPE_RANK = [0, 2, 3, 1, 0]; // by type code: none, file, dir, symlink, other
+/** thrown (partial mode) where a decision needs a whole subtree */
+const NEEDS_TREE = Symbol('needs the whole tree');
 
 /** The mutable state of one reconcile run, and the per-row decisions. */
 class Ctx {
@@ -188,6 +240,8 @@ class Ctx {
     private readonly l: Listings,
     private readonly plan: RepairPlan,
     private readonly keep: boolean,
+    /** the trees are not all listed yet: a decision that needs a whole subtree throws NEEDS_TREE */
+    private readonly partial = false,
   ) {
     this.blocked = l.hosts.map(() => new Set<number>());
   }
@@ -338,6 +392,7 @@ class Ctx {
     const l = this.l;
     const ta = l.typeCode(a, r);
     const tb = l.typeCode(b, r);
+    if (l.same(r, a, b)) return 0; // the same version: nothing to decide (and no subtree to look at)
     const d = this.time(a, r, ta) - this.time(b, r, tb) || TYPE_RANK[ta]! - TYPE_RANK[tb]!;
     if (d !== 0 || ta !== tb) return d;
     const x = l.get(a, r)!;
@@ -351,6 +406,7 @@ class Ctx {
   private time(h: number, r: number, t: number): number {
     const own = this.l.mtime(h, r);
     if (t !== T_DIR) return own;
+    if (this.partial) throw NEEDS_TREE;
     this.sub ??= subtreeTimes(this.l);
     return Math.max(own, this.sub[h]![r]!);
   }
@@ -358,6 +414,7 @@ class Ctx {
   /** entries under a directory on h (they go when it is removed or replaced) */
   private descendants(h: number, r: number, cur: Entry): number {
     if (cur.type !== 'dir') return 0;
+    if (this.partial) throw NEEDS_TREE;
     this.counts ??= subtreeCounts(this.l);
     return this.counts[h]![r]!;
   }

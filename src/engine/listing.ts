@@ -10,10 +10,12 @@ import { joinRel, parentOf } from '../core/paths.js';
 
 export interface ListOptions {
   exclude: ExcludeFn;
-  /** directories listed at once (default 64: each is a few SFTP requests, their answers many entries) */
+  /** directories listed at once (default 16: enough to keep the server busy, few enough that directories complete one after another and their repair can start) */
   concurrency?: number;
   /** called with the number of entries of each directory listed */
   onEntries?: (n: number) => void;
+  /** called when this host has listed a directory (row -1: the root), with the rows of what is in it */
+  onDir?: (row: number, children: number[]) => void;
   signal?: AbortSignal;
 }
 
@@ -21,6 +23,7 @@ export interface ListOptions {
 export async function listHost(remote: Remote, l: Listings, host: number, o: ListOptions): Promise<RootState> {
   const root = await remote.lstat('');
   if (root?.type !== 'dir') return 'missing';
+  if (remote.walk && (await walkAtOnce(remote, l, host, o))) return 'ok';
   await walk(remote, l, host, [{ dir: '', row: -1 }], o);
   return 'ok';
 }
@@ -40,9 +43,48 @@ export async function listPaths(remote: Remote, l: Listings, host: number, paths
   await walk(remote, l, host, dirs, o);
 }
 
+/** a Remote that lists its whole tree in one pass (a local root) */
+async function walkAtOnce(remote: Remote, l: Listings, host: number, o: ListOptions): Promise<boolean> {
+  let n = 0;
+  // excluded directories: what is under them is skipped without matching every path again
+  const skipped: string[] = [];
+  // the directories being walked, outermost first (pre-order: a directory is complete once the
+  // walk leaves it), with the rows found in each
+  const open: { path: string; row: number; children: number[] }[] = [{ path: '', row: -1, children: [] }];
+  const close = (parent: string) => {
+    for (let top = open[open.length - 1]!; top.path !== '' && parent !== top.path && !parent.startsWith(top.path + '/'); top = open[open.length - 1]!) {
+      open.pop();
+      o.onDir?.(top.row, top.children);
+    }
+  };
+  const done = await remote.walk!((rel, e) => {
+    const top = skipped[skipped.length - 1];
+    if (top !== undefined && rel.startsWith(top + '/')) return;
+    if (o.exclude(rel)) {
+      if (e.type === 'dir') skipped.push(rel);
+      return;
+    }
+    const slash = rel.lastIndexOf('/');
+    const parent = slash === -1 ? '' : rel.slice(0, slash);
+    close(parent);
+    const row = l.add(rel, slash === -1 ? -1 : (l.row(parent) ?? -1));
+    l.set(host, row, e);
+    if (o.onDir) {
+      open[open.length - 1]!.children.push(row);
+      if (e.type === 'dir') open.push({ path: rel, row, children: [] });
+    }
+    if (++n % 1000 === 0) o.onEntries?.(1000);
+  });
+  if (!done) return false;
+  close('\0'); // (a parent no path has: closes all but the root)
+  o.onDir?.(-1, open[0]!.children);
+  o.onEntries?.(n % 1000);
+  return true;
+}
+
 async function walk(remote: Remote, l: Listings, host: number, start: { dir: string; row: number }[], o: ListOptions): Promise<void> {
   const queue = [...start];
-  const limit = o.concurrency ?? 64;
+  const limit = o.concurrency ?? 16;
   let active = 0;
   let failed: unknown;
   await new Promise<void>((resolve, reject) => {
@@ -60,13 +102,16 @@ async function walk(remote: Remote, l: Listings, host: number, start: { dir: str
           (entries) => {
             active--;
             o.onEntries?.(entries.length);
+            const rows: number[] = [];
             for (const { name, entry } of entries) {
               const path = joinRel(job.dir, name);
               if (o.exclude(path)) continue;
               const row = l.add(path, job.row);
               l.set(host, row, entry);
+              rows.push(row);
               if (entry.type === 'dir') queue.push({ dir: path, row });
             }
+            o.onDir?.(job.row, rows);
             next();
           },
           (err) => {

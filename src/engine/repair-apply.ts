@@ -61,11 +61,79 @@ export class PlanApplier {
   readonly down = new Map<number, Error>();
   private readonly trashDirs = new Map<number, Promise<void>>();
 
+  /** the hosts as they were when this began: a host the caller drops (remotes[h] = null) is down,
+   *  and what is running there still has its Remote to fail on and a name to report */
+  private readonly at: readonly (Remote | null)[];
+
   constructor(
     private readonly remotes: readonly (Remote | null)[],
     private readonly o: ApplyOptions,
   ) {
     this.done = remotes.map(() => emptyCounts());
+    this.at = [...remotes];
+  }
+
+  // ---- early actions, started while the trees are still being listed (repair-stream.ts) ----
+  private early?: { items: RepairAction[]; head: number; workers: number }[];
+  // per host: directories made early, by path, until made (what goes in them waits for that)
+  private making?: Map<string, Promise<void>>[];
+  private readonly earlyDone = new Set<Promise<void>>();
+  private readonly made = new WeakMap<RepairAction, () => void>();
+  private halted = false;
+
+  /** start an action now, behind those started before on that host (at most `concurrency` at once) */
+  enqueue(h: number, a: RepairAction): void {
+    this.early ??= this.remotes.map(() => ({ items: [], head: 0, workers: 0 }));
+    this.making ??= this.remotes.map(() => new Map());
+    const q = this.early[h]!;
+    q.items.push(a);
+    if (a.op === 'mkdir') {
+      let done!: () => void;
+      const p = new Promise<void>((r) => (done = r));
+      this.making[h]!.set(a.path, p);
+      this.made.set(a, () => {
+        this.making![h]!.delete(a.path);
+        done();
+      });
+    }
+    if (q.workers < (this.o.concurrency ?? 64)) {
+      q.workers++;
+      const w = this.worker(h).finally(() => {
+        q.workers--;
+        this.earlyDone.delete(w);
+      });
+      this.earlyDone.add(w);
+    }
+  }
+
+  /** start no more early actions (those running finish) */
+  halt(): void {
+    this.halted = true;
+  }
+
+  /** wait for every early action */
+  async drain(): Promise<void> {
+    while (this.earlyDone.size) await Promise.all([...this.earlyDone]);
+  }
+
+  private async worker(h: number): Promise<void> {
+    const q = this.early![h]!;
+    while (q.head < q.items.length) {
+      const a = q.items[q.head]!;
+      q.items[q.head++] = undefined as unknown as RepairAction; // done with it: let it go
+      if (q.head > 4096 && q.head * 2 > q.items.length) {
+        q.items = q.items.slice(q.head);
+        q.head = 0;
+      }
+      try {
+        const parent = this.making![h]!.get(parentPath(a.path));
+        if (parent) await parent;
+        if (this.isDown(h) || this.halted || this.o.signal?.aborted) continue;
+        await this.run(h, a, a.op !== 'mkdir');
+      } finally {
+        this.made.get(a)?.();
+      }
+    }
   }
 
   isDown(h: number): boolean {
@@ -101,14 +169,15 @@ export class PlanApplier {
   }
 
   private async run(h: number, a: RepairAction, content: boolean): Promise<void> {
-    const t = this.remotes[h]!;
+    const t = this.at[h]!;
     let opening: Promise<Opened> | undefined;
     try {
       // a replaced directory was removed in the structure step: the path is empty now
       const expect = content && a.expect?.type === 'dir' && (a.op === 'copy' || a.op === 'symlink') ? null : (a.expect ?? null);
       // a copy opens its source while the target is checked: one round trip less per file
       opening = content && a.op === 'copy' ? this.open(a) : undefined;
-      const now = await t.lstat(a.path);
+      // a copy over a file checks right before its rename instead (beforeReplace): one lstat, not two
+      const now = opening && expect ? expect : await t.lstat(a.path);
       if (!matches(now, expect)) {
         void opening?.then((o) => o.reader?.close().catch(() => {}));
         // already as planned (an earlier round, or another writer got there first): nothing to do
@@ -175,7 +244,7 @@ export class PlanApplier {
   private open(a: Extract<RepairAction, { op: 'copy' }>): Promise<Opened> {
     const s = a.from.find((x) => !this.isDown(x));
     if (s === undefined) return Promise.resolve({ s: -1 });
-    return this.remotes[s]!.openRead(a.path, a.entry).then(
+    return this.at[s]!.openRead(a.path, a.entry).then(
       (reader) => ({ s, reader }),
       (error: unknown) => ({ s, error }),
     );
@@ -183,7 +252,7 @@ export class PlanApplier {
 
   /** stream the winning version from a host holding it; false when it could not be (recorded) */
   private async copy(h: number, a: Extract<RepairAction, { op: 'copy' }>, expect: Entry | null, opening?: Promise<Opened>): Promise<boolean> {
-    const t = this.remotes[h]!;
+    const t = this.at[h]!;
     const opts: PutOptions = { mode: a.entry.mode, mtime: a.entry.mtime };
     // right before the rename: the version replaced must still be the one planned; keep it
     if (expect) opts.beforeReplace = () => this.beforeReplace(h, a.path, expect);
@@ -192,7 +261,7 @@ export class PlanApplier {
       opening = undefined;
       const s = o.s;
       if (s === -1) break;
-      const src = this.remotes[s]!;
+      const src = this.at[s]!;
       const reader = o.reader;
       if (!reader) {
         if (this.sourceTrouble(s, a.path, o.error)) continue;
@@ -222,7 +291,7 @@ export class PlanApplier {
   }
 
   private async beforeReplace(h: number, path: string, was: Entry): Promise<void> {
-    const now = await this.remotes[h]!.lstat(path);
+    const now = await this.at[h]!.lstat(path);
     if (!matches(now, was)) throw new TargetChangedError(path);
     if (this.o.trash && was.type === 'file') await this.toTrash(h, path, 'link');
   }
@@ -230,11 +299,11 @@ export class PlanApplier {
   /** remove what is at path: into the trash when there is one, else for good */
   private async takeAway(h: number, path: string): Promise<void> {
     if (this.o.trash && (await this.toTrash(h, path, 'move'))) return;
-    await this.remotes[h]!.remove(path);
+    await this.at[h]!.remove(path);
   }
 
   private async toTrash(h: number, path: string, how: KeepHow): Promise<boolean> {
-    const t = this.remotes[h]!;
+    const t = this.at[h]!;
     let ready = this.trashDirs.get(h);
     if (!ready) {
       ready = t.mkdirp(TRASH_DIR, 0o700);
@@ -257,8 +326,8 @@ export class PlanApplier {
       this.markDown(s, err as Error);
       return true;
     }
-    this.failed.push({ host: this.remotes[s]!.name, path, error: err as Error });
-    this.o.log.warn(`could not read ${path} on ${this.remotes[s]!.name}: ${(err as Error).message}`, { host: this.remotes[s]!.name, path });
+    this.failed.push({ host: this.at[s]!.name, path, error: err as Error });
+    this.o.log.warn(`could not read ${path} on ${this.at[s]!.name}: ${(err as Error).message}`, { host: this.at[s]!.name, path });
     return false;
   }
 
@@ -268,7 +337,7 @@ export class PlanApplier {
       this.changed.add(path);
       return;
     }
-    const name = this.remotes[h]!.name;
+    const name = this.at[h]!.name;
     if (classify(err) === 'again') {
       this.markDown(h, e);
       return;
@@ -280,7 +349,7 @@ export class PlanApplier {
   markDown(h: number, err: Error): void {
     if (this.down.has(h)) return;
     this.down.set(h, err);
-    this.o.log.warn(`${this.remotes[h]?.name ?? h} stopped answering: ${err.message}; going on without it`, { host: this.remotes[h]?.name });
+    this.o.log.warn(`${this.at[h]?.name ?? h} stopped answering: ${err.message}; going on without it`, { host: this.at[h]?.name });
   }
 }
 
@@ -288,6 +357,11 @@ export class PlanApplier {
 function finalMode(a: RepairAction): RepairAction {
   const m = a as Extract<RepairAction, { op: 'mkdir' }>;
   return { op: 'setattr', path: m.path, entry: m.entry, expect: { ...m.entry, mode: m.entry.mode | 0o700 } };
+}
+
+function parentPath(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i === -1 ? '' : path.slice(0, i);
 }
 
 function depth(path: string): number {

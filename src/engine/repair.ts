@@ -21,6 +21,7 @@ import {
 } from '../core/reconcile.js';
 import { listHost, listPaths } from './listing.js';
 import { PlanApplier, type PathFailure } from './repair-apply.js';
+import { StreamPlanner } from './repair-stream.js';
 import { acquireHostLock, type HostLock, type LockInfo } from './lock.js';
 import { fmtBytes } from './format.js';
 
@@ -143,64 +144,15 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
       }
     }
 
-    // 3. list every reachable host's tree, in parallel
+    // 3. list every reachable host's tree, in parallel; what destroys nothing starts on the way
+    //    (repair-stream.ts), unless this is a dry run or --max-delete asks to see the whole first
     const l = new Listings(o.hosts.map((h) => h.name), 4096);
     const roots: RootState[] = o.hosts.map(() => 'ok');
     const lt = Date.now();
-    const listed = () => involved.map((h) => `${o.hosts[h]!.name} ${remotes[h] ? reports[h]!.entries.toLocaleString('en-US') : '—'}`).join(' · ');
-    o.progress?.update(`listing: ${listed()}`);
-    let last = 0;
-    await Promise.all(
-      involved.map(async (h) => {
-        const r = remotes[h];
-        if (!r) return;
-        try {
-          roots[h] = await listHost(r, l, h, {
-            exclude: o.exclude,
-            signal: o.signal,
-            onEntries: (k) => {
-              reports[h]!.entries += k;
-              if (Date.now() - last > 200) {
-                last = Date.now();
-                o.progress?.update(`listing: ${listed()}`);
-              }
-            },
-          });
-        } catch (err) {
-          if (o.signal?.aborted) throw err;
-          // a directory this host cannot list would look like deleted files: never plan on that
-          if (classify(err) !== 'again') throw err;
-          lost(h, 'down', err);
-          o.log.warn(`${r.name} stopped answering while listed: ${(err as Error).message}; going on without it`, { host: r.name });
-        }
-      }),
-    );
-    for (const h of involved) if (remotes[h]) reports[h]!.entries = l.count(h);
-    o.log.debug(`listed ${l.rows} paths in ${Date.now() - lt}ms (${listed()})`);
-
-    // 4. plan
-    o.progress?.update(`planning: comparing ${l.rows.toLocaleString('en-US')} paths`);
-    const live = o.hosts.map((_, h) => remotes[h] !== null);
-    const pt = Date.now();
-    const first = reconcile(l, { mode: o.mode, delete: o.delete, conflicts: o.conflicts, live, roots, maxDelete: o.maxDelete });
-    o.log.debug(`planned in ${Date.now() - pt}ms: ${first.plan.differing} path(s) differ`);
-    out.plan = first.plan;
-    first.plan.hosts.forEach((hp, h) => (reports[h]!.planned = hp.counts));
-    if (first.stop) {
-      o.progress?.stop('stopped before changing anything');
-      out.stop = first.stop;
-      return finish(out, EXIT.FAILED, t0);
-    }
-    if (o.dryRun || first.plan.differing === 0) {
-      o.progress?.stop(first.plan.differing === 0 ? `compared ${l.rows.toLocaleString('en-US')} paths: nothing to do` : `planned ${first.plan.differing} path(s)`);
-      return finish(out, exitFor(out), t0);
-    }
-
-    // 5. apply, then plan again what changed meanwhile (or lost its source)
-    const files = first.plan.hosts.reduce((s, hp) => s + hp.counts.copy, 0);
-    const bytes = first.plan.hosts.reduce((s, hp) => s + hp.counts.bytes, 0);
-    const at = Date.now();
     let shown = 0;
+    let at = Date.now();
+    let totals = { files: 0, bytes: 0 };
+    const listed = () => involved.map((h) => `${o.hosts[h]!.name} ${remotes[h] ? reports[h]!.entries.toLocaleString('en-US') : '—'}`).join(' · ');
     const ap = new PlanApplier(remotes, {
       concurrency: o.concurrency,
       trash: o.trash,
@@ -209,11 +161,88 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
       onProgress: (p) => {
         if (Date.now() - shown < 200) return;
         shown = Date.now();
-        o.progress?.update(copyLine(p.files, files, p.bytes, bytes, Date.now() - at));
+        o.progress?.update(totals.files ? copyLine(p.files, totals.files, p.bytes, totals.bytes, Date.now() - at) : `listing: ${listed()} · copied ${p.files.toLocaleString('en-US')} files so far`);
       },
     });
-    o.progress?.update(copyLine(0, files, 0, bytes, 0));
-    await ap.apply(first.plan);
+    const opts = { mode: o.mode, delete: o.delete, conflicts: o.conflicts };
+    let firstStart = 0;
+    const stream =
+      o.dryRun || o.maxDelete !== undefined
+        ? undefined
+        : new StreamPlanner(l, opts, o.hosts.map((_, h) => remotes[h] !== null), (h, a) => {
+            firstStart ||= Date.now();
+            ap.enqueue(h, a);
+          });
+    o.progress?.update(`listing: ${listed()}`);
+    try {
+      await Promise.all(
+        involved.map(async (h) => {
+          const r = remotes[h];
+          if (!r) return;
+          try {
+            roots[h] = await listHost(r, l, h, {
+              exclude: o.exclude,
+              signal: o.signal,
+              onDir: stream ? (row, rows) => stream.onDir(h, row, rows) : undefined,
+              onEntries: (k) => {
+                reports[h]!.entries += k;
+                if (Date.now() - shown > 200) {
+                  shown = Date.now();
+                  o.progress?.update(`listing: ${listed()}${ap.progress.files ? ` · copied ${ap.progress.files.toLocaleString('en-US')} files so far` : ''}`);
+                }
+              },
+            });
+          } catch (err) {
+            if (o.signal?.aborted) throw err;
+            // a directory this host cannot list would look like deleted files: never plan on that
+            if (classify(err) !== 'again') throw err;
+            lost(h, 'down', err);
+            stream?.hostDown(h);
+            o.log.warn(`${r.name} stopped answering while listed: ${(err as Error).message}; going on without it`, { host: r.name });
+          }
+        }),
+      );
+    } catch (err) {
+      stream?.stop();
+      ap.halt();
+      await ap.drain();
+      throw err;
+    }
+    stream?.stop();
+    for (const h of involved) if (remotes[h]) reports[h]!.entries = l.count(h);
+    o.log.debug(`listed ${l.rows} paths in ${Date.now() - lt}ms (${listed()}); ${ap.progress.actions} change(s) done meanwhile${firstStart ? `, the first started after ${firstStart - lt}ms` : ''}`);
+
+    // 4. plan
+    o.progress?.update(`planning: comparing ${l.rows.toLocaleString('en-US')} paths`);
+    const live = o.hosts.map((_, h) => remotes[h] !== null && !ap.isDown(h));
+    const pt = Date.now();
+    const first = reconcile(l, { ...opts, live, roots, maxDelete: o.maxDelete });
+    o.log.debug(`planned in ${Date.now() - pt}ms: ${first.plan.differing} path(s) differ`);
+    out.plan = first.plan;
+    first.plan.hosts.forEach((hp, h) => (reports[h]!.planned = hp.counts));
+    if (first.stop || o.dryRun || first.plan.differing === 0) {
+      await ap.drain(); // (nothing was started unless the listing said all was well)
+      if (first.stop) {
+        o.progress?.stop('stopped before changing anything');
+        out.stop = first.stop;
+        return finish(out, EXIT.FAILED, t0);
+      }
+      o.progress?.stop(first.plan.differing === 0 ? `compared ${l.rows.toLocaleString('en-US')} paths: nothing to do` : `planned ${first.plan.differing} path(s)`);
+      return finish(out, exitFor(out), t0);
+    }
+
+    // 5. apply the rest (what was not started early), then plan again what changed meanwhile (or lost its source)
+    totals = {
+      files: first.plan.hosts.reduce((s, hp) => s + hp.counts.copy, 0),
+      bytes: first.plan.hosts.reduce((s, hp) => s + hp.counts.bytes, 0),
+    };
+    const { files, bytes } = totals;
+    if (!stream) at = Date.now();
+    const rest = stream ? withoutStarted(first.plan, l, stream) : first.plan;
+    const applyStart = Date.now();
+    await ap.drain();
+    o.progress?.update(copyLine(ap.progress.files, files, ap.progress.bytes, bytes, Date.now() - at));
+    await ap.apply(rest);
     out.rounds = 1;
     while (ap.changed.size > 0 && out.rounds < MAX_ROUNDS && !o.signal?.aborted) {
       const paths = topmost([...ap.changed]);
@@ -250,7 +279,7 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
       await ap.apply(next.plan);
       out.rounds++;
     }
-    o.log.debug(`applied in ${Date.now() - at}ms (${out.rounds} round${out.rounds === 1 ? '' : 's'})`);
+    o.log.debug(`applied in ${Date.now() - applyStart}ms after the listing (${out.rounds} round${out.rounds === 1 ? '' : 's'})`);
     o.progress?.stop(copyLine(ap.progress.files, files, ap.progress.bytes, bytes, Date.now() - at, true));
     ap.done.forEach((c, h) => (reports[h]!.done = c));
     for (const [h, err] of ap.down) {
@@ -267,6 +296,20 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
     await Promise.all(remotes.map((r) => (r ? within(r.close(), 5000).catch(() => {}) : undefined)));
     o.log.debug(`locks released and connections closed in ${Date.now() - rt}ms`);
   }
+}
+
+/** the plan without the actions started early (by host and path) */
+function withoutStarted(plan: RepairPlan, l: Listings, stream: StreamPlanner): RepairPlan {
+  return {
+    ...plan,
+    hosts: plan.hosts.map((hp, h) => ({
+      ...hp,
+      actions: hp.actions.filter((a) => {
+        const row = l.row(a.path);
+        return row === undefined || !stream.wasStarted(h, row);
+      }),
+    })),
+  };
 }
 
 function exitFor(out: RepairOutcome): ExitCode {

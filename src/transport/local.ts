@@ -11,6 +11,7 @@ import { MODE_BITS } from '../core/entry.js';
 import { UnsafePathError, ancestors, joinRel, parentOf, safeRel, underRoot } from '../core/paths.js';
 import { STATE_DIR, TMP_DIR, isReserved, tempName } from '../core/names.js';
 import { SourceChangedError, type FileReader, type PutOptions, type PutSource, type Remote } from './remote.js';
+import { findWalk } from './local-walk.js';
 
 /** readdir lstats this many entries in a row, then lets other work run */
 const LSTAT_CHUNK = 256;
@@ -318,6 +319,11 @@ export class LocalRemote implements Remote {
       if (isCode(err, 'ENOENT', 'ENOTDIR')) return null;
       throw err;
     }
+  }
+
+  /** the whole tree by GNU find (transport/local-walk.ts): a repair lists a big root fast this way */
+  walk(onEntry: (rel: string, e: Entry) => void): Promise<boolean> {
+    return findWalk(this.root, onEntry);
   }
 
   async close(): Promise<void> {}

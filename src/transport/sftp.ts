@@ -18,6 +18,9 @@ import { sendContent, localContent, bufferContent, type Content } from './sftp-p
 
 export { SftpError, type SftpErrorKind } from './sftp-errors.js';
 
+/** READDIRs in flight on one big directory's handle */
+const READDIR_DEPTH = 4;
+
 /** temp files older than this in .chain/tmp are leftovers of a crash; removed on first use */
 const STALE_TEMP_S = 24 * 3600;
 
@@ -114,13 +117,10 @@ export class SftpRemote implements Remote {
     if (state === 'missing' || (state === 'notdir' && at !== rel)) return [];
     if (state === 'notdir') throw this.err('not-a-directory', rel, `cannot list ${this.abs(rel)}: it is not a directory`);
     const raw = await this.list(rel);
-    return Promise.all(
-      raw.map(async ({ name, attrs }) => {
-        const entry = toEntry(attrs);
-        if (entry.type === 'symlink') entry.target = await this.ch.readlink(this.abs(joinRel(rel, name)));
-        return { name, entry };
-      }),
-    );
+    // one promise per symlink (its target), none per plain entry: a repair lists millions
+    const out = raw.map(({ name, attrs }): DirEntry => ({ name, entry: toEntry(attrs) }));
+    await Promise.all(out.filter((d) => d.entry.type === 'symlink').map(async (d) => (d.entry.target = await this.ch.readlink(this.abs(joinRel(rel, d.name))))));
+    return out;
   }
 
   /** names and lstat attributes of a directory (OpenSSH reports lstat attrs in READDIR) */
@@ -131,12 +131,21 @@ export class SftpRemote implements Remote {
     try {
       const handle = await this.ch.opendir(abs);
       try {
-        for (;;) {
-          const batch = await this.ch.readdirChunk(abs, handle);
-          if (!batch) break;
-          for (const e of batch) {
-            if (e.filename === '.' || e.filename === '..' || e.filename.includes('/')) continue;
-            out.push({ name: e.filename, attrs: e.attrs });
+        // a big directory takes many READDIRs: after a full first batch, keep several in flight on
+        // the handle (the server answers them in order, each with the next batch, then EOF)
+        let depth = 1;
+        for (let eof = false; !eof; ) {
+          const round = await Promise.all(Array.from({ length: depth }, () => this.ch.readdirChunk(abs, handle)));
+          for (const batch of round) {
+            if (!batch) {
+              eof = true;
+              break;
+            }
+            if (batch.length >= 64) depth = READDIR_DEPTH;
+            for (const e of batch) {
+              if (e.filename === '.' || e.filename === '..' || e.filename.includes('/')) continue;
+              out.push({ name: e.filename, attrs: e.attrs });
+            }
           }
         }
       } finally {

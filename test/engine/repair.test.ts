@@ -194,3 +194,17 @@ test('an unreachable host at connect: exit 3; an empty host stops a whole-ring r
   assert.deepEqual(readdirSync(roots[2]!), ['.chain']);
   assert.ok(!existsSync(join(roots[2]!, '.chain', 'lock')));
 });
+
+test('listed directory by directory (a Remote without walk, as over SFTP): the same result', async () => {
+  seed();
+  put(roots[2]!, 'deep/er/still/f.txt', 'deep', 1200);
+  class NoWalk extends LocalRemote {
+    override async walk(): Promise<boolean> {
+      return false;
+    }
+  }
+  const out = await runRepair(opts(roots.map((r, i) => () => new NoWalk(r, `h${i + 1}`))));
+  assert.equal(out.code, 0, JSON.stringify(out.failed));
+  assert.deepEqual(ringDiff(roots), []);
+  assert.equal(readFileSync(join(roots[0]!, 'deep/er/still/f.txt'), 'utf8'), 'deep');
+});

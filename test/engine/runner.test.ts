@@ -1,0 +1,104 @@
+// LinkRunner over the local-filesystem Remote: what one link remembers when a path fails on its own
+// inside a whole-tree compare (first start, first `chain push`), where no event names the path.
+import { test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { LocalRemote } from '../../src/transport/local.js';
+import type { PutOptions, PutSource } from '../../src/transport/remote.js';
+import { LinkRunner } from '../../src/engine/runner.js';
+import { Journal } from '../../src/engine/journal.js';
+import { compileExclude } from '../../src/core/exclude.js';
+import { silentLogger } from '../../src/core/log.js';
+import { until } from '../support/tree.js';
+
+/** a target whose put fails for some paths the way a full disk or a bad mode does: that path only */
+class Refusing extends LocalRemote {
+  readonly refuse = new Set<string>();
+  override async put(path: string, src: PutSource, opts: PutOptions): Promise<void> {
+    if (this.refuse.has(path)) throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES' });
+    return super.put(path, src, opts);
+  }
+}
+
+let dir: string;
+let a: string;
+let b: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'chain-runner-'));
+  a = join(dir, 'a');
+  b = join(dir, 'b');
+  mkdirSync(a);
+  mkdirSync(b);
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const runner = (target: LocalRemote, journalFile: string) =>
+  new LinkRunner({
+    self: 'a',
+    target: 'b',
+    role: 'successor',
+    source: new LocalRemote(a, 'a'),
+    connect: async () => target,
+    intervalMs: 0,
+    exclude: compileExclude([]),
+    deleteEnabled: true,
+    log: silentLogger,
+    journalFile,
+    retryFailedMs: 50,
+  });
+
+const pendingIn = (file: string) => {
+  const j = new Journal(file);
+  try {
+    return j.pending().map((c) => c.path);
+  } finally {
+    j.close();
+  }
+};
+
+test('startup compare: a path that failed on its own is journaled (survives a restart) and retried', async () => {
+  writeFileSync(join(a, 'ok.txt'), 'ok\n');
+  writeFileSync(join(a, 'refused.txt'), 'later\n');
+  const target = new Refusing(b, 'b');
+  target.refuse.add('refused.txt');
+  const file = join(dir, 'queue', 'b.jsonl');
+  const r = runner(target, file);
+  try {
+    await r.startupSync(new AbortController().signal);
+    assert.ok(existsSync(join(b, 'ok.txt')));
+    assert.ok(!existsSync(join(b, 'refused.txt')));
+    assert.deepEqual(pendingIn(file), ['refused.txt'], 'the failed path is on disk: a restart before the retry still knows it');
+    // the retry comes on its own, and then it is delivered and leaves the journal
+    target.refuse.clear();
+    await until(() => r.queue.pending === 1, 5000, 'the retry of refused.txt');
+    assert.equal(await r.drain(), 'done');
+    assert.equal(readFileSync(join(b, 'refused.txt'), 'utf8'), 'later\n');
+    assert.deepEqual(pendingIn(file), []);
+  } finally {
+    await r.close();
+  }
+});
+
+test('one-shot drain of a whole-tree compare: a path that failed is kept for the next run', async () => {
+  writeFileSync(join(a, 'refused.txt'), 'next run\n');
+  const target = new Refusing(b, 'b');
+  target.refuse.add('refused.txt');
+  const file = join(dir, 'queue', 'b.jsonl');
+  const first = runner(target, file);
+  first.queue.addReady([{ path: '', kind: 'change', since: Date.now(), at: Date.now(), tree: true, deep: true }]);
+  assert.equal(await first.drain(), 'failed');
+  await first.close();
+  assert.deepEqual(pendingIn(file), ['refused.txt']);
+  // the next run (a new process) finds it in the journal and delivers it
+  target.refuse.clear();
+  const next = runner(target, file);
+  try {
+    assert.equal(next.queue.pending, 1);
+    assert.equal(await next.drain(), 'done');
+    assert.equal(readFileSync(join(b, 'refused.txt'), 'utf8'), 'next run\n');
+  } finally {
+    await next.close();
+  }
+});
