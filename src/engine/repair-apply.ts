@@ -28,7 +28,7 @@ export interface ApplyProgress {
 }
 
 export interface ApplyOptions {
-  /** actions in flight per host (default 32) */
+  /** actions in flight per host (default 64) */
   concurrency?: number;
   /** keep what is replaced or removed in each target's .chain/trash (config `trash` not false) */
   trash?: boolean;

@@ -46,7 +46,7 @@ export interface RepairOptions {
   progress?: { start(text: string): void; update(text: string): void; stop(text: string): void };
   /** this process's name in the locks it takes (the ring member it runs on, or the machine) */
   owner: string;
-  /** actions in flight per host (default 32) */
+  /** actions in flight per host (default 64) */
   concurrency?: number;
   signal?: AbortSignal;
   lock?: { ttlMs?: number; refreshMs?: number };

@@ -76,6 +76,11 @@ export class LinkRunner {
   async startupSync(signal: AbortSignal): Promise<void> {
     const target = await this.link.get(signal);
     if (!target) return;
+    // a repair holding a lock pauses the first compare too
+    if (!(await this.passGate(target, signal))) {
+      this.queue.addReady([{ path: '', kind: 'change', since: Date.now(), at: Date.now(), tree: true, deep: true }]);
+      return;
+    }
     const started = Date.now();
     let entries = 0;
     const ap = new Applier({ ...this.context(target), deleteEnabled: false, ...this.policy });
