@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync, readFileSync, rmSync, utimesSync, statSync, e
 import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import { startHosts, type Ring } from '../support/sshd.js';
-import { spawnChain, type Daemon } from '../support/chain.js';
+import { spawnChain, Watchers, type Daemon } from '../support/chain.js';
 import { ringDiff, until } from '../support/tree.js';
 import { compareVersions } from '../../src/core/entry.js';
 import { conflictName, isConflictName } from '../../src/core/conflict.js';
@@ -17,26 +17,17 @@ import { trashDay } from '../../src/core/trash.js';
 import type { Entry } from '../../src/core/types.js';
 
 let ring: Ring;
-const daemons: Daemon[] = [];
+const watchers = new Watchers();
 before(async () => {
   ring = await startHosts(3);
 });
 after(async () => {
-  for (const d of daemons) await d.stop('SIGKILL').catch(() => {});
+  await watchers.killAll();
   await ring?.stop();
 });
 
-const startAll = async (cfg: string) => {
-  const ds = ring.hosts.map((h) => spawnChain(['--config', cfg, '--host', h.name, 'watch']));
-  daemons.push(...ds);
-  await Promise.all(ds.map((d) => d.waitFor(/watching /)));
-  return ds;
-};
-const stopAll = async (ds: Daemon[]) => {
-  const codes = await Promise.all(ds.map((d) => d.stop('SIGTERM')));
-  for (const d of ds) daemons.splice(daemons.indexOf(d), 1);
-  return codes;
-};
+const startAll = (cfg: string) => watchers.start(ring.hosts, cfg);
+const stopAll = (ds: Daemon[]) => watchers.stop(ds);
 const roots = () => ring.hosts.map((h) => h.root);
 const diffs = () => ringDiff(roots()).slice(0, 8).join('\n');
 const inboxEmpty = () => ring.hosts.every((h) => !existsSync(join(h.root, '.chain/inbox')) || readdirSync(join(h.root, '.chain/inbox')).length === 0);

@@ -4,31 +4,22 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHosts, type Ring } from '../support/sshd.js';
-import { chain, spawnChain, type Daemon } from '../support/chain.js';
+import { chain, spawnChain, Watchers, type Daemon } from '../support/chain.js';
 import { ringDiff, until } from '../support/tree.js';
 
 let ring: Ring;
-const daemons: Daemon[] = [];
+const watchers = new Watchers();
 before(async () => {
   ring = await startHosts(3);
 });
 after(async () => {
-  for (const d of daemons) await d.stop('SIGKILL').catch(() => {});
+  await watchers.killAll();
   for (const h of ring?.hosts ?? []) h.signal('SIGCONT', { all: true });
   await ring?.stop();
 });
 
-const startAll = async (cfg: string) => {
-  const ds = ring.hosts.map((h) => spawnChain(['--config', cfg, '--host', h.name, 'watch']));
-  daemons.push(...ds);
-  await Promise.all(ds.map((d) => d.waitFor(/watching /)));
-  return ds;
-};
-const stopAll = async (ds: Daemon[]) => {
-  const codes = await Promise.all(ds.map((d) => d.stop('SIGTERM')));
-  for (const d of ds) daemons.splice(daemons.indexOf(d), 1);
-  return codes;
-};
+const startAll = (cfg: string) => watchers.start(ring.hosts, cfg);
+const stopAll = (ds: Daemon[]) => watchers.stop(ds);
 const count = (root: string, dir: string) => (existsSync(join(root, dir)) ? readdirSync(join(root, dir)).length : 0);
 const roots = () => ring.hosts.map((h) => h.root);
 
@@ -80,9 +71,9 @@ test('a watch SIGKILLed in the middle of a burst and restarted: all hosts conver
     writeFileSync(join(h1.root, 'killed', `k${i}.bin`), `x`.repeat(2000 + i));
     if (i === 700) await ds[0].stop('SIGKILL');
   }
-  daemons.splice(daemons.indexOf(ds[0]), 1);
+  watchers.forget([ds[0]]);
   const again = spawnChain(['--config', cfg, '--host', 'host1', 'watch']);
-  daemons.push(again);
+  watchers.add(again);
   ds = [again, ds[1], ds[2]];
   await again.waitFor(/watching /);
   await until(() => count(ring.hosts[2].root, 'killed') === 2000 && ringDiff(roots()).length === 0, 180_000, () => `convergence after SIGKILL:\n${ringDiff(roots()).slice(0, 5).join('\n')}`);
@@ -98,11 +89,11 @@ test('a watch stopped, files changed, restarted: those are sent, and only those'
   await until(() => ringDiff(roots()).length === 0 && count(ring.hosts[2].root, 'steady') === 300, 120_000, 'initial convergence');
   // host1's daemon stops cleanly (snapshot); files change while it is down
   assert.equal(await ds[0].stop('SIGTERM'), 0);
-  daemons.splice(daemons.indexOf(ds[0]), 1);
+  watchers.forget([ds[0]]);
   for (let i = 0; i < 7; i++) writeFileSync(join(h1.root, 'steady', `changed-${i}`), `new while down ${i}\n`);
   h2.resetOps();
   const again = spawnChain(['--config', cfg, '--host', 'host1', 'watch']);
-  daemons.push(again);
+  watchers.add(again);
   ds = [again, ds[1], ds[2]];
   await again.waitFor(/catching up: 7 changes/);
   await until(() => ringDiff(roots()).length === 0, 60_000, () => `convergence after restart:\n${ringDiff(roots()).slice(0, 5).join('\n')}`);

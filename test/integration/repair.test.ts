@@ -212,9 +212,9 @@ test('a held lock: a second repair exits 75 naming the holder, and watch pauses 
   rmSync(join(h1.root, 'while-locked.txt'));
   const d = spawnChain(['--config', cfg, '--host', 'host1', 'watch']);
   try {
-    await d.waitFor(/watching /);
-    put(h1, 'during-lock.txt', 'y\n', T0 + 30);
+    // even its first compare waits for the lock (the watcher already records changes meanwhile)
     await d.waitFor(/paused: host2's root is locked by chain repair on somebody/, 30_000);
+    put(h1, 'during-lock.txt', 'y\n', T0 + 30);
     await new Promise((res) => setTimeout(res, 1500));
     assert.ok(!existsSync(join(h2.root, 'during-lock.txt')), 'nothing pushed while locked');
     rmSync(lock);

@@ -63,3 +63,41 @@ export function spawnChain(args: string[], opts: { env?: Record<string, string>;
     },
   };
 }
+
+/** `chain watch` on every host of a test ring: started together, stopped together, killed at the end */
+export class Watchers {
+  private readonly running: Daemon[] = [];
+
+  /** start one daemon per host and wait until each is watching */
+  async start(hosts: { name: string }[], cfg: string): Promise<Daemon[]> {
+    const ds = hosts.map((h) => spawnChain(['--config', cfg, '--host', h.name, 'watch']));
+    this.running.push(...ds);
+    await Promise.all(ds.map((d) => d.waitFor(/watching /)));
+    return ds;
+  }
+
+  /** track a daemon started elsewhere (e.g. a restart) */
+  add(d: Daemon): Daemon {
+    this.running.push(d);
+    return d;
+  }
+
+  /** SIGTERM the daemons; their exit codes */
+  async stop(ds: Daemon[]): Promise<number[]> {
+    const codes = await Promise.all(ds.map((d) => d.stop('SIGTERM')));
+    this.forget(ds);
+    return codes;
+  }
+
+  forget(ds: Daemon[]): void {
+    for (const d of ds) {
+      const i = this.running.indexOf(d);
+      if (i !== -1) this.running.splice(i, 1);
+    }
+  }
+
+  /** for after(): whatever still runs is killed */
+  async killAll(): Promise<void> {
+    for (const d of this.running.splice(0)) await d.stop('SIGKILL').catch(() => {});
+  }
+}
