@@ -131,11 +131,7 @@ export class LinkRunner {
       if (!(await this.passGate(target, signal))) continue;
       const batch = this.queue.take(batchSize);
       if (batch.length === 0) continue;
-      const t0 = Date.now();
-      const res = await pushBatch({ ...this.context(target), ...this.policy }, batch);
-      if (res.changed.length) await sendManifest(target, this.o.self, res.changed).catch((e) => this.o.log.debug(`inbox manifest not written on ${this.o.target}: ${(e as Error).message}`));
-      if (worked(res.stats)) this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
-      this.account(res);
+      const res = await this.pushOne(target, batch);
       this.settle(batch, res);
       if (res.linkError) {
         if (res.linkError.verdict === 'die') throw res.linkError.error;
@@ -143,6 +139,18 @@ export class LinkRunner {
         await this.link.broken(res.linkError.error, signal);
       } else this.link.succeeded();
     }
+  }
+
+  /** one batch: push it, announce what is not announced yet, log it, count it */
+  private async pushOne(target: Remote, batch: PendingChange[]): Promise<PushResult> {
+    const t0 = Date.now();
+    const res = await pushBatch({ ...this.context(target), ...this.policy }, batch);
+    if (res.changed.length) {
+      await sendManifest(target, this.o.self, res.changed).catch((e) => this.o.log.debug(`inbox manifest not written on ${this.o.target}: ${(e as Error).message}`));
+    }
+    if (worked(res.stats)) this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
+    this.account(res);
+    return res;
   }
 
   /** what every push over this link shares; manifests stream to the target while work goes on */
@@ -193,11 +201,7 @@ export class LinkRunner {
       this.queue.flush();
       const batch = this.queue.take(this.o.batchSize ?? 1000);
       if (batch.length === 0) break;
-      const t0 = Date.now();
-      const res = await pushBatch({ ...this.context(target), ...this.policy }, batch);
-      if (res.changed.length) await sendManifest(target, this.o.self, res.changed).catch(() => {});
-      if (worked(res.stats)) this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
-      this.account(res);
+      const res = await this.pushOne(target, batch);
       // per-path failures stay in the journal (not settled) for the next run; one found inside a
       // tree compare was never in it: put it there, or the next run would not know of it
       const failedPaths = new Set(res.failed.map((f) => f.path));

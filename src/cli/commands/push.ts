@@ -2,16 +2,13 @@
 // 3 the next host was unreachable (the rest is done; its changes stay queued), 75 another run
 // holds the lock (what cron wants: try next time).
 import type { Argv, CommandModule } from 'yargs';
-import { existsSync, statSync } from 'node:fs';
-import { ChainError } from '../../core/errors.js';
-import { EXIT } from '../../core/exit-codes.js';
 import { LocalRemote } from '../../transport/local.js';
 import { runPush } from '../../engine/oneshot.js';
 import { StatusWriter } from '../../engine/status-file.js';
 import { gate } from '../../engine/lock.js';
 import type { DaemonStatus } from '../../engine/status.js';
-import { makeLogger, makeProgress, openRemote, ringFromArgs, type GlobalArgs } from '../context.js';
-import { hostLock, ringView } from './watch.js';
+import { makeLogger, makeProgress, type GlobalArgs } from '../context.js';
+import { connectorTo, hostLock, requireRoot, ringView } from '../local-host.js';
 import { setExit } from '../exit.js';
 
 export const pushCommand: CommandModule<GlobalArgs, GlobalArgs> = {
@@ -24,22 +21,13 @@ export const pushCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   handler: async (argv) => {
     const view = ringView(argv);
     const log = makeLogger(argv, view.self);
-    if (!existsSync(view.root) || !statSync(view.root).isDirectory()) {
-      throw new ChainError(`root ${view.root} of ${view.self} does not exist or is not a directory`, {
-        hint: `create it (mkdir -p ${view.root}) or fix "root" in ${view.configFile}`,
-      });
-    }
+    requireRoot(view);
     const lock = hostLock(view.state, 'push');
-    const { config } = ringFromArgs(argv);
     let final: DaemonStatus | undefined;
     try {
       const code = await runPush({
         view,
-        connectTo: (name) => () => {
-          const h = config.hosts.find((x) => x.name === name);
-          if (!h) throw new ChainError(`host ${name} is not in ${config.file}`);
-          return openRemote(config, h);
-        },
+        connectTo: connectorTo(argv),
         source: (root, name) => new LocalRemote(root, name),
         log,
         progress: makeProgress(argv, log),

@@ -1,51 +1,15 @@
 // chain watch: this host's daemon, in the foreground (systemd, a terminal, a container).
 // SIGTERM/SIGINT finish the batch in flight and exit 0; SIGHUP re-reads the config.
 import type { Argv, CommandModule } from 'yargs';
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { acquireLocalLock, readLocalLock, type LocalLock } from '../../engine/lock.js';
-import { ChainError } from '../../core/errors.js';
 import { EXIT } from '../../core/exit-codes.js';
 import { LocalRemote } from '../../transport/local.js';
-import { WatchDaemon, type RingView } from '../../engine/daemon.js';
+import { WatchDaemon } from '../../engine/daemon.js';
 import { StatusWriter, STATUS_MIRROR } from '../../engine/status-file.js';
 import { startMetrics } from '../../engine/metrics.js';
 import { gate } from '../../engine/lock.js';
-import { makeLogger, makeProgress, openRemote, ringFromArgs, type GlobalArgs } from '../context.js';
+import { makeLogger, makeProgress, ringFromArgs, type GlobalArgs } from '../context.js';
+import { connectorTo, hostLock, requireRoot, ringView } from '../local-host.js';
 import { setExit } from '../exit.js';
-
-/**
- * One process at a time works a host's state dir (its queues and snapshot): a second `watch` or a
- * `push` beside a running `watch` exits 75 instead of interleaving with it.
- */
-export function hostLock(stateDir: string, command: 'watch' | 'push'): LocalLock {
-  const file = join(stateDir, 'lock');
-  const lock = acquireLocalLock(file, command);
-  if (lock) return lock;
-  const held = readLocalLock(file);
-  const who = held ? `chain ${held.command} (pid ${held.pid})` : 'another chain process';
-  throw new ChainError(`${who} already works this host's state dir (${file}); try again later`, { exitCode: EXIT.BUSY });
-}
-
-export function ringView(argv: GlobalArgs): RingView {
-  const { config, ring } = ringFromArgs(argv);
-  const self = ring.self;
-  return {
-    configFile: config.file,
-    self: self.name,
-    root: self.root,
-    state: self.state,
-    ring: config.hosts.map((h) => h.name),
-    successor: ring.successor().name,
-    bypassCandidates: ring.after().slice(1).map((h) => h.name),
-    intervalMs: config.interval,
-    bypassMs: config.bypass,
-    exclude: config.exclude,
-    deleteEnabled: config.delete,
-    conflicts: config.conflicts,
-    trashMs: config.trash,
-  };
-}
 
 export const watchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'watch',
@@ -58,20 +22,11 @@ export const watchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   handler: async (argv) => {
     const first = ringView(argv);
     const log = makeLogger(argv, first.self);
-    if (!existsSync(first.root) || !statSync(first.root).isDirectory()) {
-      throw new ChainError(`root ${first.root} of ${first.self} does not exist or is not a directory`, {
-        hint: `create it (mkdir -p ${first.root}) or fix "root" in ${first.configFile}`,
-      });
-    }
+    requireRoot(first);
     const lock = hostLock(first.state, 'watch');
     const daemon = new WatchDaemon({
       resolve: () => ringView(argv),
-      connectTo: (name) => () => {
-        const { config } = ringFromArgs(argv);
-        const h = config.hosts.find((x) => x.name === name);
-        if (!h) throw new ChainError(`host ${name} is no longer in ${config.file}`);
-        return openRemote(config, h);
-      },
+      connectTo: connectorTo(argv),
       source: (root, name) => new LocalRemote(root, name),
       log,
       progress: makeProgress(argv, log),
