@@ -3,6 +3,7 @@
 // by waiting for each). Paths here are absolute remote paths; SftpRemote owns the root rules.
 import type { SFTPWrapper, Stats, InputAttributes, FileEntryWithStats } from 'ssh2';
 import { Limit } from './limit.js';
+import { batchRequests } from './sftp-batch.js';
 import { SftpError, SFTP_STATUS, sftpError } from './sftp-errors.js';
 
 export interface ChannelOptions {
@@ -36,6 +37,7 @@ export class SftpChannel {
     this.files = new Limit(opts.maxFiles ?? 64);
     this.handles = new Limit(opts.maxHandles ?? 64);
     this.buffers = new Limit(opts.maxBuffers ?? 64);
+    batchRequests(sftp);
     const onGone = (err?: Error) => this.kill(err);
     sftp.on('close', () => onGone());
     sftp.on('end', () => onGone());
