@@ -14,6 +14,7 @@ interface ProtocolLike {
 
 interface SftpInternals {
   _protocol: ProtocolLike;
+  _client?: { _sock?: { cork?: () => void; uncork?: () => void } };
   outgoing: { id: number; packetSize: number; state?: string };
 }
 
@@ -40,7 +41,15 @@ export function batchRequests(sftp: SFTPWrapper): void {
     const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes);
     chunks.length = 0;
     bytes = 0;
-    for (let p = 0; p < all.length; p += max) real.channelData(id, p === 0 && all.length <= max ? all : all.subarray(p, p + max));
+    if (all.length <= max) return real.channelData(id, all);
+    // several packets: one write to the socket for all of them
+    const sock = inner._client?._sock;
+    sock?.cork?.();
+    try {
+      for (let p = 0; p < all.length; p += max) real.channelData(id, all.subarray(p, p + max));
+    } finally {
+      sock?.uncork?.();
+    }
   };
 
   const proxy = new Proxy(real as object, {
