@@ -20,12 +20,17 @@ export class Limit {
     return this.waiters.length - this.head;
   }
 
+  /** A slot now, or undefined when none is free (no promise, no turn of the event loop). */
+  tryAcquire(): (() => void) | undefined {
+    if (this.active >= this.max) return undefined;
+    this.active++;
+    return this.releaser();
+  }
+
   /** Wait for a slot; call the returned function exactly once to give it back. */
   acquire(): Promise<() => void> {
-    if (this.active < this.max) {
-      this.active++;
-      return Promise.resolve(this.releaser());
-    }
+    const now = this.tryAcquire();
+    if (now) return Promise.resolve(now);
     return new Promise((resolve) => this.waiters.push(() => resolve(this.releaser())));
   }
 

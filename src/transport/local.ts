@@ -91,8 +91,18 @@ export class LocalRemote implements Remote {
 
   async lstat(path: string): Promise<Entry | null> {
     const rel = safeRel(path);
-    // Both run at once: the ancestor check costs no extra latency in the common case.
-    const [entry, parent] = await Promise.all([localEntry(underRoot(this.root, rel)), this.dirState(parentOf(rel), path)]);
+    // The lstat in this thread (warm cache: a microsecond or two; a batch lstat's thousands of
+    // paths, and a thread-pool round trip each costs several times that), the ancestor check
+    // (shared by the paths of one directory) meanwhile.
+    const checked = this.dirState(parentOf(rel), path);
+    let entry: Entry | null;
+    try {
+      entry = localEntrySync(underRoot(this.root, rel));
+    } catch (err) {
+      checked.catch(() => {});
+      throw err;
+    }
+    const parent = await checked;
     const found = parent === 'ok' ? entry : null;
     // a watcher reports a name that is not UTF-8 with U+FFFD in it, which names nothing: say so
     // rather than take it for a delete

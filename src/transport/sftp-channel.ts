@@ -78,30 +78,37 @@ export class SftpChannel {
     return typeof n === 'number' && n > 0 ? n : 32 * 1024;
   }
 
-  private async req<T>(op: string, path: string, fn: (cb: Cb<T>) => void): Promise<T> {
-    const release = await this.requests.acquire();
-    try {
-      if (this.dead) throw this.dead;
-      return await new Promise<T>((resolve, reject) => {
-        const fail = (err: SftpError) => {
-          this.pending.delete(fail);
-          reject(err.path === '' ? new SftpError(err.kind, err.host, path, `${err.message} (${op} ${path})`, { cause: err }) : err);
-        };
-        this.pending.add(fail);
-        try {
-          fn((err, res) => {
-            if (!this.pending.delete(fail)) return; // already failed by kill()
-            if (err) reject(sftpError(err, this.host, op, path));
-            else resolve(res as T);
-          });
-        } catch (err) {
-          // ssh2 throws synchronously for e.g. an extension the server lacks
-          fail(sftpError(err, this.host, op, path));
-        }
-      });
-    } finally {
+  private req<T>(op: string, path: string, fn: (cb: Cb<T>) => void): Promise<T> {
+    // a free slot is taken at once: tens of thousands of requests a second should not each wait a turn
+    const slot = this.requests.tryAcquire();
+    if (slot) return this.send(op, path, fn, slot);
+    return this.requests.acquire().then((release) => this.send(op, path, fn, release));
+  }
+
+  private send<T>(op: string, path: string, fn: (cb: Cb<T>) => void, release: () => void): Promise<T> {
+    if (this.dead) {
       release();
+      return Promise.reject(this.dead);
     }
+    return new Promise<T>((resolve, reject) => {
+      const fail = (err: SftpError) => {
+        this.pending.delete(fail);
+        release();
+        reject(err.path === '' ? new SftpError(err.kind, err.host, path, `${err.message} (${op} ${path})`, { cause: err }) : err);
+      };
+      this.pending.add(fail);
+      try {
+        fn((err, res) => {
+          if (!this.pending.delete(fail)) return; // already failed by kill()
+          release();
+          if (err) reject(sftpError(err, this.host, op, path));
+          else resolve(res as T);
+        });
+      } catch (err) {
+        // ssh2 throws synchronously for e.g. an extension the server lacks
+        fail(sftpError(err, this.host, op, path));
+      }
+    });
   }
 
   lstat(path: string): Promise<Stats> {

@@ -52,3 +52,19 @@ test('a long queue drains (index-based FIFO compaction)', async () => {
 test('max below 1 is refused', () => {
   assert.throws(() => new Limit(0), RangeError);
 });
+
+test('tryAcquire: a slot at once while one is free, none (and no queueing) when all are taken', async () => {
+  const limit = new Limit(2);
+  const a = limit.tryAcquire();
+  const b = limit.tryAcquire();
+  assert.ok(a && b);
+  assert.equal(limit.tryAcquire(), undefined);
+  assert.equal(limit.waiting, 0, 'a refused tryAcquire does not wait in line');
+  const queued = limit.acquire();
+  a();
+  const c = await queued; // a waiter gets the freed slot before any later tryAcquire
+  assert.equal(limit.tryAcquire(), undefined);
+  b();
+  c();
+  assert.equal(limit.running, 0);
+});
