@@ -30,6 +30,9 @@ export interface Remote {
   readonly root: string;
   /** lstat: never follows a symlink; null when the path does not exist */
   lstat(path: string): Promise<Entry | null>;
+  /** optional: lstat of many paths at once, in order; a directory holding many of them is listed
+   *  once instead of one request per path (a burst puts hundreds of files in each directory) */
+  lstatMany?(paths: string[]): Promise<(Entry | null)[]>;
   /** list one directory (no "." / ".."); entries are lstat'ed; [] when missing */
   readdir(path: string): Promise<DirEntry[]>;
   /** create the directory and its missing parents; refuses to go through a symlink */

@@ -18,6 +18,9 @@ import { sendContent, localContent, bufferContent, type Content } from './sftp-p
 
 export { SftpError, type SftpErrorKind } from './sftp-errors.js';
 
+/** lstatMany lists a directory rather than lstat this many paths in it one by one */
+const LIST_INSTEAD_OF_LSTAT = 8;
+
 /** READDIRs in flight on one big directory's handle */
 const READDIR_DEPTH = 4;
 
@@ -109,6 +112,31 @@ export class SftpRemote implements Remote {
     const entry = toEntry(st);
     if (entry.type === 'symlink') entry.target = await this.ch.readlink(abs);
     return entry;
+  }
+
+  async lstatMany(paths: string[]): Promise<(Entry | null)[]> {
+    const out = new Array<Entry | null>(paths.length).fill(null);
+    const byDir = new Map<string, number[]>();
+    const rels = paths.map((p) => safeRel(p));
+    rels.forEach((rel, i) => {
+      const dir = rel === '' ? '\0root' : parentOf(rel);
+      (byDir.get(dir) ?? byDir.set(dir, []).get(dir)!).push(i);
+    });
+    await Promise.all(
+      [...byDir].map(async ([dir, idx]) => {
+        if (dir !== '\0root' && idx.length >= LIST_INSTEAD_OF_LSTAT) {
+          try {
+            const listed = new Map((await this.readdir(dir)).map((d) => [d.name, d.entry]));
+            for (const i of idx) out[i] = listed.get(posix.basename(rels[i])) ?? null;
+            return;
+          } catch {
+            // not listable as a directory (a file, a symlink…): each path answers for itself
+          }
+        }
+        await Promise.all(idx.map(async (i) => (out[i] = await this.lstat(rels[i]))));
+      }),
+    );
+    return out;
   }
 
   async readdir(path: string): Promise<DirEntry[]> {

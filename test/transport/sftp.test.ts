@@ -254,6 +254,34 @@ describe('SftpRemote', { timeout: 300_000 }, () => {
     await assert.rejects(remote.readdir('ls/f'), (e: unknown) => e instanceof SftpError && e.kind === 'not-a-directory');
   });
 
+  test('lstatMany answers like lstat, listing a directory that holds many of the paths', async () => {
+    mkdirSync(join(h.root, 'many/sub'), { recursive: true });
+    for (let i = 0; i < 20; i++) writeFileSync(join(h.root, `many/f${i}`), 'x'.repeat(i));
+    symlinkSync('f3', join(h.root, 'many/link'));
+    writeFileSync(join(h.root, 'many/sub/one'), '1');
+    writeFileSync(join(h.root, 'many-file'), 'not a dir');
+    const paths = [
+      ...Array.from({ length: 20 }, (_, i) => `many/f${i}`),
+      'many/link',
+      'many/sub',
+      'many/absent-1',
+      'many/absent-2',
+      'many/sub/one',
+      'many/sub/absent',
+      'gone-dir/a',
+      ...Array.from({ length: 9 }, (_, i) => `many-file/x${i}`),
+      '',
+    ];
+    h.resetOps();
+    const many = await remote.lstatMany(paths);
+    const opendirs = h.sftpOps().ops.filter((o) => o.op === 'opendir').map((o) => o.path);
+    const one = await Promise.all(paths.map((p) => remote.lstat(p)));
+    assert.deepEqual(many, one);
+    assert.equal(many[20]?.target, 'f3');
+    assert.equal(many[22], null);
+    assert.deepEqual(opendirs, [join(h.root, 'many')], 'the directory with many paths is listed once; the one with two is not');
+  });
+
   test('setattr sets mode and mtime, and never follows a symlink', async () => {
     writeFileSync(join(h.root, 'attr'), 'a');
     await remote.setattr('attr', { mode: 0o604, mtime: 1_300_000_000 });
