@@ -8,8 +8,7 @@ import { Ring, resolveSelf } from '../config/ring.js';
 import type { Logger } from '../core/log.js';
 import { createLogger, type LogFormat } from './logger.js';
 import { createProgress, type Progress } from './progress.js';
-import { connect, type SshTarget } from '../transport/ssh.js';
-import { openSftpRemote } from '../transport/sftp.js';
+import type { SshTarget } from '../transport/ssh.js';
 import type { Remote } from '../transport/remote.js';
 
 export interface GlobalArgs {
@@ -56,8 +55,10 @@ export function sshTarget(config: Config, h: HostConfig): SshTarget {
   };
 }
 
-/** opens an SFTP Remote on host h rooted at its root; closing it closes the SSH session */
+/** opens an SFTP Remote on host h rooted at its root; closing it closes the SSH session. ssh2 is
+ *  loaded on the first call: commands that stay on this host (status, completion) never need it. */
 export async function openRemote(config: Config, h: HostConfig): Promise<Remote> {
+  const [{ connect }, { openSftpRemote }] = await Promise.all([import('../transport/ssh.js'), import('../transport/sftp.js')]);
   const session = await connect(sshTarget(config, h));
   try {
     return await openSftpRemote(session, h.name, h.root);

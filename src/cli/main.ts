@@ -1,19 +1,52 @@
 // The command line: yargs parses, commands run, and this is the one place that turns outcomes and
 // errors into exit codes (0 done, 1 failed, 2 usage/config, 3 partial, 75 busy) and messages.
+// Only the module of the command being run is loaded (a watch never loads repair's, nor ora or
+// prom-client unless it uses them): that is most of a command's start-up time and of an idle
+// daemon's memory. --help, a bare `chain` and anything commandsOf cannot read load them all.
 import yargs from 'yargs';
+import type { CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ChainError } from '../core/errors.js';
 import { EXIT, type ExitCode } from '../core/exit-codes.js';
 import { takeExit } from './exit.js';
-import { initCommand } from './commands/init.js';
-import { checkCommand } from './commands/check.js';
-import { trustCommand } from './commands/trust.js';
-import { watchCommand } from './commands/watch.js';
-import { pushCommand } from './commands/push.js';
-import { repairCommand } from './commands/repair.js';
-import { statusCommand } from './commands/status.js';
-import { completionCommand } from './commands/completion.js';
 import type { GlobalArgs } from './context.js';
+
+type Command = CommandModule<GlobalArgs, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** every command, in the order --help lists them */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  init: async () => (await import('./commands/init.js')).initCommand,
+  check: async () => (await import('./commands/check.js')).checkCommand,
+  trust: async () => (await import('./commands/trust.js')).trustCommand,
+  watch: async () => (await import('./commands/watch.js')).watchCommand,
+  push: async () => (await import('./commands/push.js')).pushCommand,
+  repair: async () => (await import('./commands/repair.js')).repairCommand,
+  status: async () => (await import('./commands/status.js')).statusCommand,
+  completion: async () => (await import('./commands/completion.js')).completionCommand,
+};
+
+/** global options that take a value (as the next word unless written --opt=value) */
+const VALUED = new Set(['--config', '--host', '--log-format', '--logFormat']);
+const FLAGS = new Set(['--json', '--no-json', '--verbose', '--quiet', '--progress', '--no-progress', '--version']);
+
+/**
+ * Which command modules the command line needs: [] for a bare --version, [name] when the first
+ * word after the global options names a command, every command otherwise (--help, no command, a
+ * misspelt one: yargs then lists or suggests them). An option it does not know before the command
+ * word means "every command": it might take a value that looks like a command name.
+ */
+export function commandsOf(args: string[]): string[] {
+  const all = Object.keys(COMMANDS);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (VALUED.has(a)) i++;
+    else if (a.startsWith('--') && VALUED.has(a.slice(0, a.indexOf('=')))) continue;
+    else if (FLAGS.has(a.split('=')[0]!)) continue;
+    else if (a.startsWith('-')) return all;
+    else return a in COMMANDS ? [a] : all;
+  }
+  return args.includes('--version') ? [] : all;
+}
 
 function report(err: unknown, verbose: boolean): ExitCode {
   if (err instanceof ChainError) {
@@ -30,6 +63,12 @@ function report(err: unknown, verbose: boolean): ExitCode {
 
 export async function main(args: string[]): Promise<ExitCode> {
   const verbose = args.includes('--verbose');
+  let commands: Command[];
+  try {
+    commands = await Promise.all(commandsOf(args).map((c) => COMMANDS[c]!()));
+  } catch (err) {
+    return report(err, verbose);
+  }
   const parser = yargs(args)
     .scriptName('chain')
     .usage('$0 [global options] <command>\n\nKeep one directory identical across a ring of hosts over SSH/SFTP.')
@@ -40,14 +79,7 @@ export async function main(args: string[]): Promise<ExitCode> {
     .option('verbose', { type: 'boolean', describe: 'more detail, including debug logs', global: true })
     .option('quiet', { type: 'boolean', describe: 'only warnings and errors', global: true })
     .option('progress', { type: 'boolean', default: true, describe: 'progress display (--no-progress to turn off)', global: true })
-    .command(initCommand)
-    .command(checkCommand)
-    .command(trustCommand)
-    .command(watchCommand)
-    .command(pushCommand)
-    .command(repairCommand)
-    .command(statusCommand)
-    .command(completionCommand)
+    .command(commands)
     .demandCommand(1, 'name a command (see chain --help)')
     .recommendCommands()
     .strict()

@@ -1,6 +1,8 @@
 // Progress of long work: an ora spinner on a TTY, plain log lines (at most every few seconds)
-// otherwise, nothing with --no-progress or --json.
-import ora, { type Ora } from 'ora';
+// otherwise, nothing with --no-progress or --json. ora is loaded only for a spinner, in the
+// background from the moment the progress is made; work that starts before it has loaded gets
+// its spinner a moment later (or, when it is already over by then, a plain log line).
+import type { Ora } from 'ora';
 import type { Logger } from '../core/log.js';
 
 export interface Progress {
@@ -12,15 +14,32 @@ export interface Progress {
 export function createProgress(opts: { enabled: boolean; log: Logger; tty?: boolean; everyMs?: number }): Progress {
   const tty = opts.tty ?? process.stderr.isTTY === true;
   if (opts.enabled && tty) {
+    let ora: typeof import('ora').default | null = null;
     let spinner: Ora | null = null;
+    /** the text of work started before ora had loaded */
+    let waiting: string | null = null;
+    import('ora').then(
+      (m) => {
+        ora = m.default;
+        if (waiting !== null) spinner = ora({ text: waiting, stream: process.stderr }).start();
+        waiting = null;
+      },
+      (err: Error) => opts.log.debug(`no progress spinner: ${err.message}`),
+    );
     return {
-      start: (t) => (spinner = ora({ text: t, stream: process.stderr }).start()),
+      start: (t) => {
+        if (ora) spinner = ora({ text: t, stream: process.stderr }).start();
+        else waiting = t;
+      },
       update: (t) => {
         if (spinner) spinner.text = t;
+        else if (waiting !== null) waiting = t;
       },
       stop: (t) => {
-        spinner?.succeed(t);
+        if (spinner) spinner.succeed(t);
+        else opts.log.info(t);
         spinner = null;
+        waiting = null;
       },
     };
   }

@@ -8,6 +8,12 @@
 //   SIGHUP:  the ring is rebuilt from the config file (reload()).
 //   stop:    the batch in flight finishes (or is abandoned after a grace period), a snapshot is
 //            written, and run() resolves.
+// Snapshots: the one written at a clean stop is exact: parcel's live tree while that has no blind
+// spots (no directory created, no burst since the start), else a fresh crawl of the root. The one
+// after the first compare and the periodic ones (for a crash) are the live tree, which costs no
+// crawl and no second tree in memory (~23 MB and ~1 s of CPU at 100,000 files) but may miss what
+// the live watch cannot see (watcher.ts: paths inside directories moved in while watching).
+// Catching up at start diffs the snapshot against the live tree, a fresh crawl at that moment.
 import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.js';
@@ -19,7 +25,7 @@ import { pruneTrash } from './trash.js';
 import { LinkRunner } from './runner.js';
 import type { Connector } from './link.js';
 import { clearInbox, drainInbox } from './inbox.js';
-import { eventsSince, watchDir, watchTree, writeSnapshot, type Watch } from './watcher.js';
+import { watchDir, watchTree, writeSnapshot, type TreeWatch, type Watch } from './watcher.js';
 import type { DaemonStatus } from './status.js';
 import { sleep } from './backoff.js';
 
@@ -63,7 +69,7 @@ export class WatchDaemon {
   private successor!: LinkRunner;
   private bypass: { runner: LinkRunner; halt: AbortController; done: Promise<void> } | null = null;
   private linkHalt = new AbortController();
-  private watcher: Watch | null = null;
+  private watcher: TreeWatch | null = null;
   private inbox: Watch | null = null;
   private readonly startedAt = Date.now();
   private fatal: Error | null = null;
@@ -164,7 +170,8 @@ export class WatchDaemon {
       clearInterval(snapshots);
       clearInterval(pruner);
       await this.stopBypass();
-      if (!this.fatal || this.stopping) await this.snapshot(0).catch((e) => this.o.log.warn(`could not write the watcher snapshot: ${(e as Error).message}`));
+      // a fresh crawl only when the live tree may have blind spots: it costs a second tree
+      if (!this.fatal || this.stopping) await this.snapshot(0, !this.watcher?.exact).catch((e) => this.o.log.warn(`could not write the watcher snapshot: ${(e as Error).message}`));
       await this.inbox?.close().catch(() => {});
       await this.watcher?.close().catch(() => {});
       await this.successor.close();
@@ -193,7 +200,7 @@ export class WatchDaemon {
   /** changes made while the daemon was down, from the last snapshot: only those are sent */
   private async catchUp(): Promise<void> {
     const t0 = Date.now();
-    const events = await eventsSince(this.view.root, this.snapshotFile, this.exclude);
+    const events = await this.watcher!.eventsSince(this.snapshotFile, this.exclude);
     if (!events) return;
     const changes = events.map((e) => ({ path: e.path, kind: e.kind === 'delete' ? ('delete' as const) : ('change' as const), since: e.at, at: e.at }));
     this.successor.queue.addReady(changes);
@@ -201,12 +208,14 @@ export class WatchDaemon {
   }
 
   /**
-   * Write the watcher snapshot. It becomes the catch-up point only after `settleMs`, when every
-   * event that happened before it has surely been delivered and journaled.
+   * Write the watcher snapshot: a fresh crawl (`fresh`, at a clean stop) or the live tree. It
+   * becomes the catch-up point only after `settleMs`, when every event that happened before it has
+   * surely been delivered and journaled.
    */
-  private async snapshot(settleMs: number): Promise<void> {
+  private async snapshot(settleMs: number, fresh = false): Promise<void> {
     const tmp = `${this.snapshotFile}.new`;
-    await writeSnapshot(this.view.root, tmp);
+    if (fresh || !this.watcher) await writeSnapshot(this.view.root, tmp);
+    else await this.watcher.snapshot(tmp);
     if (settleMs) await sleep(settleMs, this.stopped.signal);
     if (existsSync(tmp)) renameSync(tmp, this.snapshotFile);
   }

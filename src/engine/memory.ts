@@ -13,7 +13,7 @@
 //   {"v":1}                                              header
 //   [path, ["f"|"d"|"l"|"o", size, mtime, mode, target?]]   an entry (core/entry.ts packEntry)
 //   [path, 0]                                            removed / absent
-import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Entry } from '../core/types.js';
 import { packEntry, unpackEntry } from '../core/entry.js';
@@ -92,13 +92,20 @@ export class LinkMemory {
   /** write the file now (atomically: temp, fsync, rename); a no-op without a file or changes */
   save(now = Date.now()): void {
     if (!this.file || this.unsaved === 0) return;
-    const lines = ['{"v":1}'];
-    for (const [path, e] of this.map) lines.push(JSON.stringify([path, packEntry(e)]));
     const tmp = `${this.file}.new`;
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-    writeFileSync(tmp, lines.join('\n') + '\n', { mode: 0o600 });
-    const fd = openSync(tmp, 'r');
+    const fd = openSync(tmp, 'w', 0o600);
     try {
+      // in slices: the whole file as one string would be garbage the size of the file, twice
+      let chunk = '{"v":1}\n';
+      for (const [path, e] of this.map) {
+        chunk += JSON.stringify([path, packEntry(e)]) + '\n';
+        if (chunk.length >= 1 << 16) {
+          writeSync(fd, chunk);
+          chunk = '';
+        }
+      }
+      writeSync(fd, chunk);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

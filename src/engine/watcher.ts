@@ -33,7 +33,10 @@
 //  - a symlinked root fails ("Not a directory"): watchTree subscribes to realpath(root).
 //  - writeSnapshot/getEventsSince: while the same directory is subscribed, parcel uses its LIVE tree
 //    instead of crawling, and that tree has the blind spots above (a snapshot of it misses deletes
-//    in moved-in subtrees). So these wrappers always force a fresh crawl (see crawlRoot). The diff
+//    in moved-in subtrees). So the module's writeSnapshot/eventsSince force a fresh crawl (see
+//    crawlDir), which costs a second tree of the whole root (~230 bytes a path) and a crawl; a
+//    TreeWatch's own snapshot/eventsSince use the live tree instead (no crawl, no second tree),
+//    which right after subscribing is a fresh crawl itself. The diff
 //    reports one event per path (a deleted tree = every entry; a new tree = every entry), `update`
 //    only for files (and links) whose mtime changed (ns): a chmod-only change is NOT reported, and
 //    directories never get `update`.
@@ -62,11 +65,28 @@ export interface Watch {
   close(): Promise<void>;
 }
 
+/** a watch of a whole tree, with parcel's live tree of it */
+export interface TreeWatch extends Watch {
+  /** Record the live tree in `file` (atomically). No crawl and no second tree, but the blind spots
+   *  of the live watch (see above): paths inside directories moved in or made by `mkdir -p` while
+   *  watching are missing from it, so eventsSince reports them as created (harmless) and cannot
+   *  see their deletion. writeSnapshot (a fresh crawl) has none of that. */
+  snapshot(file: string): Promise<void>;
+  /** eventsSince(root, file) against the live tree: exact right after watchTree resolved (its
+   *  tree is a fresh crawl then), and without a second crawl */
+  eventsSince(file: string, ignore?: (rel: string) => boolean): Promise<FsEvent[] | null>;
+  /** false once the live tree may have blind spots (a directory was created, or a burst may have
+   *  lost events): from then on only writeSnapshot gives an exact snapshot */
+  readonly exact: boolean;
+}
+
 type Sub = Awaited<ReturnType<typeof parcel.subscribe>>;
 const PARCEL_OPTS = { ignore: [STATE_DIR] }; // resolved against the watched dir by parcel's wrapper
 const DEFAULT_BURST = 1000;
 /** creates looked at per round of catch-up (a burst queues tens of thousands) */
-const LSTAT_CHUNK = 256;
+const CREATE_CHUNK = 1024;
+/** creates in one parent directory from which one readdir of it beats an lstat each */
+const READDIR_MIN = 4;
 /** file timestamps use the kernel's coarse clock, a few ms behind Date.now() */
 const CLOCK_SLACK_MS = 50;
 
@@ -79,11 +99,12 @@ interface Pending {
 }
 
 /** Watch root recursively. Resolves once every directory present now is watched. */
-export async function watchTree(root: string, h: WatchHandlers): Promise<Watch> {
+export async function watchTree(root: string, h: WatchHandlers): Promise<TreeWatch> {
   const top = await realRoot(root).catch((err: Error) => {
     throw new ChainError(`cannot watch ${root}: ${err.message}`, { cause: err, hint: 'check that the root exists and is a directory' });
   });
   let seq = 0; // batches received so far
+  let exact = true; // see TreeWatch.exact
   let closed = false;
   let limitReported = false;
   // Catch-up: a created directory that already has subdirectories gets a subscription of its own,
@@ -116,6 +137,7 @@ export async function watchTree(root: string, h: WatchHandlers): Promise<Watch> 
       else if (e.type === 'delete') dropNested(rel);
     }
     if (out.length > 0) h.onEvents(out);
+    if (out.length >= (h.burst ?? DEFAULT_BURST)) exact = false; // parcel may have lost events: so may its tree
     if (h.onRescan && out.length >= (h.burst ?? DEFAULT_BURST)) h.onRescan([...new Set(out.map((e) => parentOf(e.path)))].sort());
     if (rootGone) h.onError(new ChainError(`${top} was deleted or moved away; the watch has ended`, { hint: 'restore the directory, then restart chain watch' }));
     if (queue.length > 0) draining ??= drain().finally(() => (draining = null));
@@ -144,9 +166,10 @@ export async function watchTree(root: string, h: WatchHandlers): Promise<Watch> 
 
   const drain = async () => {
     while (queue.length > 0 && !closed) {
-      const items = queue.splice(0, LSTAT_CHUNK);
-      const stats = await Promise.all(items.map((i) => fs.lstat(posix.join(top, i.rel)).catch(() => null)));
-      const dirs = items.filter((_, i) => stats[i]?.isDirectory());
+      const items = queue.splice(0, CREATE_CHUNK);
+      const dirs = await directoriesAmong(top, items);
+      // the live tree lacks what such a directory held before parcel watched it (see above)
+      if (dirs.length > 0) exact = false;
       if (dirs.length > 0) probeLimit(posix.join(top, dirs[dirs.length - 1]!.rel));
       for (const d of dirs) if (!closed && !covered(d)) await catchUp(d);
     }
@@ -198,7 +221,13 @@ export async function watchTree(root: string, h: WatchHandlers): Promise<Watch> 
   } catch (err) {
     throw fail(err, top);
   }
+  liveTops.set(top, (liveTops.get(top) ?? 0) + 1);
   return {
+    get exact() {
+      return exact;
+    },
+    snapshot: (file) => (closed ? Promise.reject(new Error(`the watch of ${top} is closed`)) : snapshotOf(top, file)),
+    eventsSince: (file, ignore = h.ignore) => liveEventsSince(top, file, ignore),
     async close() {
       if (closed) return;
       closed = true;
@@ -206,6 +235,9 @@ export async function watchTree(root: string, h: WatchHandlers): Promise<Watch> 
       for (const n of nested.values()) unsubscribe(n.sub);
       nested.clear();
       await Promise.all([rootSub.unsubscribe().catch(() => {}), ...closing]);
+      const n = (liveTops.get(top) ?? 1) - 1;
+      if (n > 0) liveTops.set(top, n);
+      else liveTops.delete(top);
     },
   };
 }
@@ -231,6 +263,32 @@ class GoneError extends Error {
   }
 }
 const isGone = (err: unknown) => err instanceof GoneError;
+
+/** Which of these created paths are directories, in their order. Creates come in bursts of many
+ *  files per directory: one readdir (with d_type) per parent holding several of them replaces an
+ *  lstat each; a parent with only a few gets those lstats (its listing may be long). */
+async function directoriesAmong(top: string, items: Pending[]): Promise<Pending[]> {
+  const byParent = new Map<string, Pending[]>();
+  for (const i of items) {
+    const p = parentOf(i.rel);
+    const group = byParent.get(p);
+    if (group) group.push(i);
+    else byParent.set(p, [i]);
+  }
+  const isDir = new Set<Pending>();
+  await Promise.all(
+    [...byParent].map(async ([parent, group]) => {
+      if (group.length >= READDIR_MIN) {
+        const names = new Set<string>();
+        for (const x of await fs.readdir(posix.join(top, parent), { withFileTypes: true }).catch(() => [])) if (x.isDirectory()) names.add(x.name);
+        for (const i of group) if (names.has(parent === '' ? i.rel : i.rel.slice(parent.length + 1))) isDir.add(i);
+      } else {
+        await Promise.all(group.map(async (i) => (await fs.lstat(posix.join(top, i.rel)).catch(() => null))?.isDirectory() && isDir.add(i)));
+      }
+    }),
+  );
+  return items.filter((i) => isDir.has(i));
+}
 
 async function hasSubdir(abs: string): Promise<boolean> {
   const list = await fs.readdir(abs, { withFileTypes: true }).catch(() => []);
@@ -309,9 +367,51 @@ export async function watchDir(dir: string, onChange: (events: FsEvent[]) => voi
 }
 
 /** Record the tree's state in `file` (atomically), for eventsSince after a restart. Take it while
- *  still watching and before the last batch is pushed, so nothing between the two is lost. */
+ *  still watching and before the last batch is pushed, so nothing between the two is lost. A fresh
+ *  crawl, even while watchTree watches the root (TreeWatch.snapshot is the cheap one); its paths
+ *  are named under the real root either way, as the live tree names them. */
 export async function writeSnapshot(root: string, file: string): Promise<void> {
-  const dir = await crawlRoot(root);
+  const top = await realRoot(root);
+  const dir = await crawlDir(top);
+  if (dir === top) return snapshotOf(dir, file);
+  const tmp = `${file}.crawl-${process.pid}`;
+  try {
+    await snapshotOf(dir, tmp);
+    await rebaseSnapshot(tmp, file, dir, top);
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
+
+/** What changed since writeSnapshot(root, file), against a fresh crawl; null when there is no
+ *  snapshot (compare in full). Call it after watchTree has subscribed, so nothing falls between. */
+export async function eventsSince(root: string, file: string, ignore?: (rel: string) => boolean): Promise<FsEvent[] | null> {
+  if (!(await exists(file))) return null;
+  const top = await realRoot(root);
+  const alias = aliasOf(top);
+  // named under the alias: written by a chain from before snapshots were named under the real root
+  if (await namedUnder(file, alias)) return diffSince(alias, file, ignore);
+  const dir = await crawlDir(top);
+  if (dir === top) return diffSince(top, file, ignore);
+  const tmp = `${file}.crawl-${process.pid}`;
+  try {
+    await rebaseSnapshot(file, tmp, top, dir);
+    return await diffSince(dir, tmp, ignore);
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
+
+/** TreeWatch.eventsSince: the live tree of top, or a crawl for a snapshot named under the alias
+ *  (what chain wrote before its snapshots were named under the real root) */
+async function liveEventsSince(top: string, file: string, ignore?: (rel: string) => boolean): Promise<FsEvent[] | null> {
+  if (!(await exists(file))) return null;
+  const alias = aliasOf(top);
+  return diffSince((await namedUnder(file, alias)) ? alias : top, file, ignore);
+}
+
+/** parcel's snapshot of dir: its live tree when dir is subscribed under this very name, else a crawl */
+async function snapshotOf(dir: string, file: string): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     await parcel.writeSnapshot(dir, tmp, PARCEL_OPTS);
@@ -322,15 +422,8 @@ export async function writeSnapshot(root: string, file: string): Promise<void> {
   }
 }
 
-/** What changed since writeSnapshot(root, file); null when there is no snapshot (compare in full).
- *  Call it after watchTree has subscribed, so nothing falls between the two. */
-export async function eventsSince(root: string, file: string, ignore?: (rel: string) => boolean): Promise<FsEvent[] | null> {
-  try {
-    await fs.access(file);
-  } catch {
-    return null;
-  }
-  const dir = await crawlRoot(root);
+/** parcel's diff of `file` against dir (live tree or crawl), as events relative to dir */
+async function diffSince(dir: string, file: string, ignore?: (rel: string) => boolean): Promise<FsEvent[]> {
   const at = Date.now();
   const out: FsEvent[] = [];
   for (const e of await parcel.getEventsSince(dir, file, PARCEL_OPTS)) {
@@ -338,6 +431,84 @@ export async function eventsSince(root: string, file: string, ignore?: (rel: str
     if (rel !== null && rel !== '' && !isReserved(rel) && !ignore?.(rel)) out.push({ kind: e.type, path: rel, at });
   }
   return out;
+}
+
+const exists = (file: string) => fs.access(file).then(() => true, () => false);
+
+// parcel's snapshot file (DirTree::write, 2.x): "<count>\n", then per entry
+// "<byte length of path><absolute path><mtime ns> <0|1>\n". The paths name the directory as it
+// was given to parcel, which is why a crawl under an alias must be renamed to be diffed against
+// the live tree, and the other way round.
+
+/** true when the snapshot's paths are named under dir (an empty snapshot: true) */
+async function namedUnder(file: string, dir: string): Promise<boolean> {
+  const fh = await fs.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(8192);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const text = buf.subarray(0, bytesRead).toString('latin1');
+    const m = /^\d+\n(\d+)/.exec(text);
+    if (!m) return true;
+    const path = text.slice(m[0].length, m[0].length + Number(m[1]));
+    return path === dir || path.startsWith(dir + '/');
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Copy parcel's snapshot `src` to `dst`, every path under `from` renamed to be under `to`.
+ *  Streams in chunks: memory stays flat however big the tree. */
+async function rebaseSnapshot(src: string, dst: string, from: string, to: string): Promise<void> {
+  const fromB = Buffer.from(from);
+  const toB = Buffer.from(to);
+  const inp = await fs.open(src, 'r');
+  const out = await fs.open(dst, 'w', 0o600);
+  try {
+    const CHUNK = 1 << 20;
+    let carry = Buffer.alloc(0);
+    let header = true;
+    let pos = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(CHUNK);
+      const { bytesRead } = await inp.read(buf, 0, CHUNK, pos);
+      pos += bytesRead;
+      const data = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      const parts: Buffer[] = [];
+      let i = 0;
+      for (;;) {
+        const nl = data.indexOf(10, i);
+        if (header) {
+          if (nl < 0) break;
+          parts.push(data.subarray(i, nl + 1));
+          i = nl + 1;
+          header = false;
+          continue;
+        }
+        // one entry: digits, then that many bytes of path, then "<mtime> <dir>\n"
+        let j = i;
+        while (j < data.length && data[j]! >= 48 && data[j]! <= 57) j++;
+        if (j === data.length) break;
+        const len = Number(data.toString('latin1', i, j));
+        const end = data.indexOf(10, j + len);
+        if (end < 0) break;
+        const path = data.subarray(j, j + len);
+        if (!path.subarray(0, fromB.length).equals(fromB) || (len > fromB.length && path[fromB.length] !== 47)) {
+          throw new Error(`${src}: a path not under ${from}`);
+        }
+        const rest = path.subarray(fromB.length);
+        parts.push(Buffer.from(String(toB.length + rest.length)), toB, rest, data.subarray(j + len, end + 1));
+        i = end + 1;
+      }
+      carry = Buffer.from(data.subarray(i));
+      if (parts.length) await out.write(Buffer.concat(parts));
+      if (bytesRead === 0) break;
+    }
+    if (carry.length) throw new Error(`${src}: the snapshot ends mid-entry`);
+    await out.sync();
+  } finally {
+    await inp.close();
+    await out.close();
+  }
 }
 
 /** The ChainError for an exhausted inotify budget, or null for other errors. No watch left is
@@ -374,11 +545,20 @@ async function realRoot(root: string): Promise<string> {
   return fs.realpath(resolve(root));
 }
 
-/** The root under an alias that names the same directory but not the same string, so parcel's
- *  per-path tree cache misses and it crawls afresh even while watchTree has the root subscribed. */
-async function crawlRoot(root: string): Promise<string> {
-  const top = await realRoot(root);
-  const alias = '/proc/self/root' + top;
+/** roots this process watches with watchTree (how many times): parcel answers for them from the
+ *  live tree */
+const liveTops = new Map<string, number>();
+
+/** /proc/self/root + top names the same directory, but not with the same string */
+function aliasOf(top: string): string {
+  return '/proc/self/root' + top;
+}
+
+/** The directory to crawl top under: top itself, or when this process watches it, an alias, so
+ *  that parcel's per-path tree cache misses and it crawls afresh. */
+async function crawlDir(top: string): Promise<string> {
+  if (!liveTops.has(top)) return top;
+  const alias = aliasOf(top);
   try {
     await fs.access(alias);
     return alias;

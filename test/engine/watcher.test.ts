@@ -270,6 +270,49 @@ describe('snapshot + eventsSince', () => {
   });
 });
 
+describe('a TreeWatch\'s own snapshot and eventsSince (the live tree: no crawl, no second tree)', () => {
+  test('diff against the live tree; a fresh snapshot (crawled under an alias) is named like it', async () => {
+    const { dir, root } = dirs();
+    mkdirSync(join(root, 'a/b'), { recursive: true });
+    writeFileSync(join(root, 'a/b/f'), 'x');
+    writeFileSync(join(root, 'g'), 'x');
+    const t = await watched(root);
+    try {
+      for (const [name, take] of [['fresh', (f: string) => writeSnapshot(root, f)], ['live', (f: string) => t.w.snapshot(f)]] as const) {
+        const snap = join(dir, `snap-${name}`);
+        assert.equal(await t.w.eventsSince(snap), null);
+        await take(snap);
+        assert.deepEqual(await t.w.eventsSince(snap), [], `${name}: nothing changed yet`);
+        // a fresh crawl of a snapshot named under the real root, while the live tree exists
+        assert.deepEqual(await eventsSince(root, snap), [], `${name}: module eventsSince`);
+      }
+      utimesSync(join(root, 'g'), 1_600_000_000, 1_600_000_000);
+      await t.saw('update', 'g');
+      for (const name of ['fresh', 'live']) {
+        const got = (await t.w.eventsSince(join(dir, `snap-${name}`)))!.map((e) => `${e.kind} ${e.path}`);
+        assert.deepEqual(got, ['update g'], name);
+      }
+    } finally {
+      await t.w.close();
+    }
+  });
+
+  test('exact until a directory is created (its earlier contents are not in the live tree)', async () => {
+    const { root } = dirs();
+    const t = await watched(root);
+    try {
+      writeFileSync(join(root, 'f'), 'x');
+      await t.saw('create', 'f');
+      assert.equal(t.w.exact, true);
+      mkdirSync(join(root, 'd'));
+      await t.saw('create', 'd');
+      await until('exact turns false', () => !t.w.exact);
+    } finally {
+      await t.w.close();
+    }
+  });
+});
+
 describe('watchDir', () => {
   test('reports entries of one directory, survives the directory being removed and made again', async () => {
     const { root } = dirs();

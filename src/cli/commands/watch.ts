@@ -5,7 +5,6 @@ import { EXIT } from '../../core/exit-codes.js';
 import { LocalRemote } from '../../transport/local.js';
 import { WatchDaemon } from '../../engine/daemon.js';
 import { StatusWriter, STATUS_MIRROR } from '../../engine/status-file.js';
-import { startMetrics } from '../../engine/metrics.js';
 import { gate } from '../../engine/lock.js';
 import { makeLogger, makeProgress, ringFromArgs, type GlobalArgs } from '../context.js';
 import { connectorTo, hostLock, requireRoot, ringView } from '../local-host.js';
@@ -34,8 +33,8 @@ export const watchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       gate: (target, signal) => gate(target, first.root, signal, { log }),
     });
     const { config } = ringFromArgs(argv);
-    // a port in use fails now, before the long startup work
-    const metrics = config.metrics ? await startMetrics({ ...config.metrics, status: () => daemon.status(), configFile: config.file }) : undefined;
+    // a port in use fails now, before the long startup work; prom-client is loaded only when used
+    const metrics = config.metrics ? await (await import('../../engine/metrics.js')).startMetrics({ ...config.metrics, status: () => daemon.status(), configFile: config.file }) : undefined;
     if (metrics) log.info(`metrics at ${metrics.url}`);
     const own = new LocalRemote(first.root, first.self);
     const writer = new StatusWriter({
