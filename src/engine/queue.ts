@@ -85,6 +85,11 @@ export class ChangeQueue {
     }
   }
 
+  /** what the predecessor said of a ready path (its inbox manifest), if anything */
+  arrival(path: string): PendingChange['arrived'] | undefined {
+    return this.ready.get(path)?.arrived;
+  }
+
   /** up to max ready changes, oldest first (removed from the queue) */
   take(max: number): PendingChange[] {
     const out: PendingChange[] = [];

@@ -164,6 +164,7 @@ export class LinkRunner {
       memory: this.memory,
       log: this.o.log,
       stream: (changes) => sendManifest(target, this.o.self, changes),
+      arrivedOf: (path) => this.queue.arrival(path),
     };
   }
 
