@@ -27,7 +27,7 @@ import { trashCandidates } from '../core/trash.js';
 import { TRASH_DIR } from '../core/names.js';
 import { pairMoves } from '../core/moves.js';
 import { classify } from '../core/classify.js';
-import { parentOf, underRoot } from '../core/paths.js';
+import { UnsafePathError, joinRel, parentOf, underRoot } from '../core/paths.js';
 import { LinkMemory } from './memory.js';
 import { forEachLimit, Once } from './parallel.js';
 import { syncTree } from './treesync.js';
@@ -329,6 +329,9 @@ interface Planned {
   hops: number;
   /** where the local version set out from (this host for a change made here; undefined: unknown) */
   origin?: string;
+  /** a directory the target is known to hold as it is here (it came back to its origin unchanged,
+   *  or this link made or found it there): not looked at there, its entries checked locally */
+  knownThere?: true;
 }
 
 /** Push one batch of changed paths. Never throws for transport trouble: see PushResult. */
@@ -343,15 +346,24 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
   await forEachLimit(changes, conc, (change) =>
     ap.guard(change.path, change, async () => {
       const local = await ctx.source.lstat(change.path);
-      if (skipBack(change, local, ctx.target.name, ctx.memory.get(change.path))) {
+      if (skipBack(change, local, ctx.target.name, ctx.memory.get(change.path)) && !(local?.type === 'dir' && change.tree)) {
         // the target is where this version came from and nothing changed here since it arrived
         // (the argument is at skipBack): delivered, and remembered as what the target holds, so the
         // echo of the write our predecessor made here needs no look either
         ctx.memory.set(change.path, local);
-        ap.stats.skipped++;
+        if (local?.type !== 'dir') ap.stats.skipped++;
+        // a directory still gets its entries checked (files whose events were lost here), but
+        // against what this link knows the target holds, not by listing the target
+        if (local?.type === 'dir') planned.push({ change, local, remote: local, action: { op: 'skip', path: change.path, reason: 'equal' }, hops: -1, knownThere: true });
         return;
       }
       const last = ctx.memory.get(change.path);
+      if (!change.arrived && !change.tree && local?.type === 'dir' && last && sameEntry(local, last)) {
+        // a directory the target holds as it is here (this link made or found it there): its
+        // entries are checked against what the link knows the target holds, not by listing it
+        planned.push({ change, local, remote: local, action: { op: 'skip', path: change.path, reason: 'equal' }, hops: (ctx.ringSize ?? 2) - 2, origin: ctx.source.name, knownThere: true });
+        return;
+      }
       if (!change.arrived && ((local && last && local.type !== 'dir' && sameEntry(local, last)) || (!local && last === null))) {
         // nothing new here since this link last pushed it (an echo of a write our predecessor made):
         // the target has it, or changed it itself and sends that on
@@ -411,7 +423,8 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
   // bursts of cp -a lost files in new leaf directories without this).
   const isDeep = (p: Planned) => p.action.op === 'mkdir' || p.action.op === 'rename' || !!p.change.deep;
   const trees = planned.filter((p) => p.local?.type === 'dir' && (isDeep(p) || p.change.tree || p.change.kind === 'change'));
-  const treeOf = new Map(trees.map((p) => [p.change.path, isDeep(p)]));
+  // (a directory checked locally covers nothing: paths of the batch under it go their own way)
+  const treeOf = new Map(trees.filter((p) => !p.knownThere).map((p) => [p.change.path, isDeep(p)]));
   /** covered by a tree sync of an ancestor: a deep one covers everything below, a shallow one its entries */
   const insideTree = (path: string) => {
     if (path === '') return false;
@@ -458,12 +471,73 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
     const shallow = !isDeep(p);
     // directories whose entries changed shortly before this event are compared too
     const changedSince = Math.floor(p.change.since / 1000) - 30;
-    await ap.guard(p.change.path, p.change, () => syncTree(ap, p.change.path, { remoteEmpty: p.action.op === 'mkdir' && !p.remote, shallow, changedSince }));
+    if (p.knownThere) await ap.guard(p.change.path, p.change, () => checkLocally(ap, p.change.path, changedSince));
+    else await ap.guard(p.change.path, p.change, () => syncTree(ap, p.change.path, { remoteEmpty: p.action.op === 'mkdir' && !p.remote, shallow, changedSince }));
   }
   if (forward.length && !ap.broken) {
     await sendManifest(ctx.target, ctx.source.name, forward).catch((e) => ctx.log.debug(`inbox manifest not written on ${ctx.target.name}: ${(e as Error).message}`));
   }
   return ap.result();
+}
+
+/**
+ * The shallow compare of a directory that came back to its origin (skipBack), without listing the
+ * origin: an entry here that this link knows the target holds (its memory), or whose own arrival
+ * waits in the queue, needs nothing; any other is compared with the target and sent as a tree sync
+ * would (engine/treesync.ts: only where it changes something), one lstat each, or, past
+ * LOOKUPS_PER_DIR in one directory, by syncTree listing it. Subdirectories the target is known to
+ * hold are checked the same way when their entries changed since `changedSince`, as syncTree's
+ * shallow mode does; one that is not known is handed to syncTree.
+ */
+const LOOKUPS_PER_DIR = 16;
+
+async function checkLocally(ap: Applier, dir: string, changedSince: number): Promise<void> {
+  const { source, target, exclude, memory } = ap.ctx;
+  const unknown: { path: string; entry: Entry; problem?: string }[] = [];
+  const listAll: string[] = [];
+  const dirs = [dir];
+  while (dirs.length && !ap.broken) {
+    const d = dirs.pop()!;
+    const mine = await source.readdir(d);
+    const before = unknown.length;
+    for (const { name, entry, problem } of mine) {
+      const path = joinRel(d, name);
+      if (exclude(path)) continue;
+      const known = memory.get(path);
+      if (!problem && known && sameEntry(known, entry)) {
+        if (entry.type === 'dir' && entry.mtime >= changedSince) dirs.push(path);
+        continue;
+      }
+      const a = ap.ctx.arrivedOf?.(path);
+      if (!problem && a && a.entry !== undefined && sameState(a.entry, entry)) continue; // its own turn comes
+      unknown.push({ path, entry, problem });
+    }
+    // many unknown entries (lost events of a whole burst): one listing of the target costs less
+    if (unknown.length - before > LOOKUPS_PER_DIR) {
+      unknown.splice(before);
+      listAll.push(d);
+    }
+  }
+  for (const d of listAll) if (!ap.broken) await syncTree(ap, d, { shallow: true, changedSince });
+  const keep = ap.ctx.conflicts === 'keep' ? { host: target.name } : undefined;
+  await forEachLimit(unknown, ap.ctx.concurrency ?? 64, (j) => {
+    const now = Date.now();
+    return ap.guard(j.path, { path: j.path, kind: 'change', since: now, at: now }, async () => {
+      // what syncTree does for one entry (cannot be replicated: a failure of this path, said out loud)
+      if (j.problem) throw new UnsafePathError(j.path, j.problem);
+      const remote = await target.lstat(j.path);
+      const action = planPath({ path: j.path, local: j.entry, remote, lastPushed: memory.get(j.path) ?? null, deleteEnabled: false, keep });
+      if (action.op === 'skip') {
+        ap.stats.skipped++;
+        if (action.reason === 'equal') memory.set(j.path, j.entry);
+      } else {
+        await ap.structure(action);
+        await ap.content(action, remote);
+      }
+      const lacked = !remote || remote.type !== 'dir';
+      if (j.entry.type === 'dir' && !ap.broken && (lacked || j.entry.mtime >= changedSince)) await syncTree(ap, j.path, { remoteEmpty: lacked, shallow: true, changedSince });
+    });
+  });
 }
 
 /**
@@ -513,8 +587,8 @@ function sameState(a: Entry | null, b: Entry | null): boolean {
  * is the change's origin, this host still holds exactly the version that arrived, this link has not
  * put anything else there since it last knew (its memory of the path is unknown or that version),
  * the change was to travel only where it changes something (hops 0: after a bypass it can reach its
- * origin with hops to spare, and then it must go past it), and the path is not a directory (a
- * directory in a batch also gets its entries compared, for files whose events were lost here).
+ * origin with hops to spare, and then it must go past it). A directory still gets its entries
+ * checked, for files whose events were lost here, but locally (checkLocally).
  *
  * Why. The origin O held version X when X set out (it read X from its own root, or, for a notice,
  * the pusher saw it there). Compared at O, X finds X (nothing to do: the common case, and all the
@@ -540,6 +614,6 @@ function sameState(a: Entry | null, b: Entry | null): boolean {
  */
 export function skipBack(change: PendingChange, local: Entry | null, target: string, last: Entry | null | undefined): boolean {
   const a = change.arrived;
-  if (!a || a.origin !== target || a.hops > 0 || a.entry === undefined || local?.type === 'dir' || !sameState(a.entry, local)) return false;
+  if (!a || a.origin !== target || a.hops > 0 || a.entry === undefined || !sameState(a.entry, local)) return false;
   return last === undefined || sameState(last, a.entry);
 }

@@ -205,7 +205,7 @@ const skipRows: { name: string; change: PendingChange; local: Entry | null; last
   { name: 'changed here since it arrived', change: arrival(F(5), 'b'), local: F(6), want: false },
   { name: 'deleted here since it arrived', change: arrival(F(5), 'b'), local: null, want: false },
   { name: 'hops to spare (it must go past its origin, e.g. after a bypass)', change: arrival(F(5), 'b', 1), local: F(5), want: false },
-  { name: 'a directory: its entries are compared anyway', change: arrival(D, 'b'), local: D, want: false },
+  { name: 'a directory (its entries are then checked here: checkLocally)', change: arrival(D, 'b'), local: D, want: true },
   { name: 'this link put another version there: the two may have crossed', change: arrival(F(5), 'b'), local: F(5), last: F(7), want: false },
   { name: 'this link removed it there', change: arrival(F(5), 'b'), local: F(5), last: null, want: false },
 ];
@@ -254,4 +254,56 @@ test('origins in manifests: a change made here sets out from here; what arrived 
   assert.equal(got.get('passing')?.origin, 'c');
   assert.equal(got.get('passing')?.hops, 0);
   assert.equal(got.get('newdir/inner')?.origin, 'a', 'sent by the tree sync of a new directory: read here');
+});
+
+test('a directory back at its origin: its entries are checked against what the link knows, not by listing the origin', async () => {
+  const m = new LinkMemory();
+  const src = new LocalRemote(a, 'a');
+  mkdirSync(join(a, 'd/sub'), { recursive: true });
+  for (const f of ['d/known', 'd/waiting', 'd/lost', 'd/sub/lost-too']) writeFileSync(join(a, f), f);
+  m.set('d/known', await src.lstat('d/known'));
+  m.set('d/sub', await src.lstat('d/sub'));
+  const waiting = await src.lstat('d/waiting');
+  mkdirSync(join(b, 'd/sub'), { recursive: true });
+  const c = { ...ctx(m), arrivedOf: (p: string) => (p === 'd/waiting' ? { hops: 0, entry: waiting, origin: 'b' } : undefined) };
+  const asked: string[] = [];
+  for (const op of ['lstat', 'readdir'] as const) {
+    const f = c.target[op].bind(c.target) as (p: string) => Promise<never>;
+    (c.target as unknown as Record<string, unknown>)[op] = (p: string) => (asked.push(`${op} ${p}`), f(p));
+  }
+  const d = (await src.lstat('d'))!;
+  const r = await pushBatch(c, [{ ...ch('d'), arrived: { hops: 0, entry: d, origin: 'b' } }]);
+  // known there: nothing; its arrival waits in the queue: its own turn; the rest (files whose
+  // events were lost here) is looked up one by one and sent, as a tree sync would
+  assert.deepEqual(asked.sort(), ['lstat d/lost', 'lstat d/sub/lost-too'], 'no listing of the origin');
+  assert.equal(r.stats.files, 2);
+  assert.ok(existsSync(join(b, 'd/sub/lost-too')) && !existsSync(join(b, 'd/known')) && !existsSync(join(b, 'd/waiting')));
+  assert.deepEqual(r.failed, []);
+  assert.deepEqual(r.retry, []);
+  // a rescan of the same directory (events lost) lists the target as before
+  await pushBatch(c, [{ ...ch('d'), tree: true, arrived: { hops: 0, entry: d, origin: 'b' } }]);
+  assert.ok(asked.includes('readdir d'));
+});
+
+test('a directory event for a directory this link made there: files in it whose events were lost are found without listing the target', async () => {
+  const m = new LinkMemory();
+  mkdirSync(join(a, 'new'));
+  const first = await pushBatch(ctx(m), [ch('new')]);
+  assert.equal(first.stats.dirs, 1);
+  // files written before the watcher watched the directory: no events of their own
+  for (let i = 0; i < 3; i++) writeFileSync(join(a, `new/f${i}`), `${i}`);
+  const c = ctx(m);
+  const asked: string[] = [];
+  const readdir = c.target.readdir.bind(c.target);
+  c.target.readdir = (p) => (asked.push(p), readdir(p));
+  const r = await pushBatch(c, [ch('new')]); // the directory's own (late) event
+  assert.equal(r.stats.files, 3);
+  assert.equal(asked.length, 0, 'few unknown entries: looked up one by one');
+  same();
+  // many: one listing instead
+  for (let i = 0; i < 40; i++) writeFileSync(join(a, `new/g${i}`), `${i}`);
+  const r2 = await pushBatch(c, [ch('new')]);
+  assert.equal(r2.stats.files, 40);
+  assert.deepEqual(asked, ['new']);
+  same();
 });
