@@ -47,8 +47,9 @@ export interface PendingChange {
   /** the predecessor says so (its inbox manifest): it wrote this here, or found our version winning
    *  over its own. Such a path is compared with the target even if this link pushed exactly this
    *  before. entry: the version it said is here (null: none; absent: not said); hops: how many more
-   *  hosts it must visit even where nothing differs (see engine/push.ts) */
-  arrived?: { entry?: Entry | null; hops: number };
+   *  hosts it must visit even where nothing differs (see engine/push.ts); origin: the host that
+   *  held this entry when it set out (when said), which its last hop need not compare it with */
+  arrived?: { entry?: Entry | null; hops: number; origin?: string };
 }
 
 /** One thing the engine must do on a target, decided by the pure planner. `replace` means the remote

@@ -4,7 +4,8 @@
 // still arriving, and one file crosses n hops for one interval, not n intervals.
 // Manifests are hints: the watcher sees the same files anyway, so a lost manifest costs latency only.
 // An entry may also say which version was written (so this host can tell it from a change of its
-// own since) and how many more hosts it must visit even where nothing differs, and it may be a
+// own since), how many more hosts it must visit even where nothing differs, and the host it set out
+// from with that version (its origin: the last hop need not compare it there), and it may be a
 // notice that our version won a conflict over the predecessor's (see engine/push.ts).
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { packEntry, unpackEntry, type PackedEntry } from '../core/entry.js';
 interface Manifest {
   v: 1;
   from: string;
-  changes: [path: string, kind: 'c' | 'd', at: number, hops?: number, entry?: PackedEntry][];
+  changes: [path: string, kind: 'c' | 'd', at: number, hops?: number, entry?: PackedEntry, origin?: string][];
 }
 
 /** how far a manifest may send a path on through hosts that hold it already (rings are ≤ ~16) */
@@ -32,7 +33,12 @@ export async function sendManifest(target: Remote, from: string, changes: Change
   const m: Manifest = {
     v: 1,
     from,
-    changes: changes.map((c) => (c.hops === undefined ? [c.path, c.kind === 'delete' ? 'd' : 'c', c.at] : [c.path, c.kind === 'delete' ? 'd' : 'c', c.at, c.hops, packEntry(c.entry ?? null)])),
+    changes: changes.map((c) => {
+      const kind = c.kind === 'delete' ? 'd' : 'c';
+      if (c.hops === undefined) return [c.path, kind, c.at];
+      // an origin is only meaningful next to the entry it held
+      return c.origin === undefined || c.entry === undefined ? [c.path, kind, c.at, c.hops, packEntry(c.entry ?? null)] : [c.path, kind, c.at, c.hops, packEntry(c.entry), c.origin];
+    }),
   };
   const name = `${Date.now().toString().padStart(14, '0')}-${process.pid}-${(seq++).toString().padStart(6, '0')}.json`;
   await target.writeSmall(`${INBOX_DIR}/${name}`, JSON.stringify(m));
@@ -54,7 +60,7 @@ export async function drainInbox(root: string, onUnsafe?: (message: string) => v
     try {
       const m = JSON.parse(await fs.readFile(file, 'utf8')) as Manifest;
       if (m.v === 1 && Array.isArray(m.changes)) {
-        for (const [path, kind, at, hops, entry] of m.changes) {
+        for (const [path, kind, at, hops, entry, origin] of m.changes) {
           try {
             safeRel(path);
           } catch (err) {
@@ -64,7 +70,10 @@ export async function drainInbox(root: string, onUnsafe?: (message: string) => v
           }
           const arrived: NonNullable<PendingChange['arrived']> = { hops: typeof hops === 'number' && hops > 0 ? Math.min(hops, MAX_HOPS) : 0 };
           const e = unpackEntry(entry);
-          if (e !== undefined) arrived.entry = e;
+          if (e !== undefined) {
+            arrived.entry = e;
+            if (typeof origin === 'string' && origin !== '') arrived.origin = origin;
+          }
           out.push({ path, kind: kind === 'd' ? 'delete' : 'change', since: at, at, arrived });
         }
       }

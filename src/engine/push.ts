@@ -13,7 +13,9 @@
 //     so a host further on that holds an older version is never skipped;
 //   - when the target's version wins, the target is told so (a notice in its inbox) and sends its
 //     version on, so the winner reaches every host, us included, even if it had left the target
-//     before and lost a race further on.
+//     before and lost a race further on;
+//   - the last hop of a change does not compare it with the host it set out from (its origin, in
+//     the manifest) while this host still holds exactly the version that arrived: see skipBack.
 import type { Action, Entry, PendingChange } from '../core/types.js';
 import type { PutOptions, Remote } from '../transport/remote.js';
 import type { ExcludeFn } from '../core/exclude.js';
@@ -25,7 +27,7 @@ import { trashCandidates } from '../core/trash.js';
 import { TRASH_DIR } from '../core/names.js';
 import { pairMoves } from '../core/moves.js';
 import { classify } from '../core/classify.js';
-import { parentOf, underRoot } from '../core/paths.js';
+import { UnsafePathError, joinRel, parentOf, underRoot } from '../core/paths.js';
 import { LinkMemory } from './memory.js';
 import { forEachLimit, Once } from './parallel.js';
 import { syncTree } from './treesync.js';
@@ -53,6 +55,9 @@ export interface Change {
   hops?: number;
   /** what is on the target now (null: nothing), so it can tell this change from one of its own */
   entry?: Entry | null;
+  /** a host that held exactly `entry` when this change set out, and whose later changes of the path
+   *  travel the ring on their own (see skipBack); none: unknown */
+  origin?: string;
 }
 
 /** The target is no longer what the plan saw: the path is planned again (a change made there meanwhile is not lost). */
@@ -91,6 +96,9 @@ export interface PushContext {
   trash?: boolean;
   /** hosts in the ring: a change made here is carried to all of them (default 2) */
   ringSize?: number;
+  /** what the predecessor said of a path still waiting in this link's queue (its inbox manifest):
+   *  a tree sync that sends such a path before its turn passes the origin on (see note()) */
+  arrivedOf?: (path: string) => PendingChange['arrived'] | undefined;
   /** paths in flight at once (each is several pipelined SFTP requests) */
   concurrency?: number;
   onProgress?: (stats: PushStats) => void;
@@ -105,6 +113,8 @@ export class Applier {
   linkError?: { error: Error; verdict: 'again' | 'die' };
   /** per path of a batch: how far its change travels and when it happened, for the manifest */
   readonly carry = new Map<string, { hops: number; at: number }>();
+  /** per path of a batch: where the version it holds set out from (see Change.origin) */
+  readonly origins = new Map<string, { origin?: string; entry: Entry | null }>();
   private readonly dirs = new Once<string>();
   private trashDir?: Promise<void>;
 
@@ -146,11 +156,25 @@ export class Applier {
     }
   }
 
-  note(path: string, kind: Change['kind'], entry: Entry | null): void {
+  /** origin: where this version set out from; by default the batch's word for it when the entry is
+   *  the one the batch saw, else this host (it just read the entry from its own root); null: unknown */
+  note(path: string, kind: Change['kind'], entry: Entry | null, origin: string | null = this.originOf(path, entry)): void {
     const c = this.carry.get(path);
-    this.changed.push({ path, kind, at: c?.at ?? Date.now(), hops: c?.hops ?? 0, entry });
+    const change: Change = { path, kind, at: c?.at ?? Date.now(), hops: c?.hops ?? 0, entry };
+    if (origin !== null) change.origin = origin;
+    this.changed.push(change);
     this.ctx.onProgress?.(this.stats);
     this.maybeStream();
+  }
+
+  private originOf(path: string, entry: Entry | null): string | null {
+    const o = this.origins.get(path);
+    if (o) return sameState(o.entry, entry) ? (o.origin ?? null) : this.ctx.source.name;
+    // a path no change of this batch names (inside a tree sync): if its arrival still waits in the
+    // queue and this is the version that arrived, it set out from the same host as the arrival says
+    const a = this.ctx.arrivedOf?.(path);
+    if (a && a.entry !== undefined && sameState(a.entry, entry)) return a.origin ?? null;
+    return this.ctx.source.name;
   }
 
   private streamed = 0;
@@ -267,7 +291,8 @@ export class Applier {
     const name = await keepAside(this.ctx.target, path, conflictAlternatives(keepAs), how);
     if (!name) return false;
     this.ctx.log.info(`conflict on ${path}: ${this.ctx.target.name}'s version kept as ${name}`, { path, host: this.ctx.target.name, keptAs: name });
-    this.note(name, 'change', entry ?? (await this.ctx.target.lstat(name)));
+    // the copy exists only on the target: no host it could skip on the way back
+    this.note(name, 'change', entry ?? (await this.ctx.target.lstat(name)), null);
     return true;
   }
 
@@ -302,6 +327,11 @@ interface Planned {
   action: Action;
   /** how many more hosts after the target this change must visit (<0: only where it changes something) */
   hops: number;
+  /** where the local version set out from (this host for a change made here; undefined: unknown) */
+  origin?: string;
+  /** a directory the target is known to hold as it is here (it came back to its origin unchanged,
+   *  or this link made or found it there): not looked at there, its entries checked locally */
+  knownThere?: true;
 }
 
 /** Push one batch of changed paths. Never throws for transport trouble: see PushResult. */
@@ -316,7 +346,24 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
   await forEachLimit(changes, conc, (change) =>
     ap.guard(change.path, change, async () => {
       const local = await ctx.source.lstat(change.path);
+      if (skipBack(change, local, ctx.target.name, ctx.memory.get(change.path)) && !(local?.type === 'dir' && change.tree)) {
+        // the target is where this version came from and nothing changed here since it arrived
+        // (the argument is at skipBack): delivered, and remembered as what the target holds, so the
+        // echo of the write our predecessor made here needs no look either
+        ctx.memory.set(change.path, local);
+        if (local?.type !== 'dir') ap.stats.skipped++;
+        // a directory still gets its entries checked (files whose events were lost here), but
+        // against what this link knows the target holds, not by listing the target
+        if (local?.type === 'dir') planned.push({ change, local, remote: local, action: { op: 'skip', path: change.path, reason: 'equal' }, hops: -1, knownThere: true });
+        return;
+      }
       const last = ctx.memory.get(change.path);
+      if (!change.arrived && !change.tree && local?.type === 'dir' && last && sameEntry(local, last)) {
+        // a directory the target holds as it is here (this link made or found it there): its
+        // entries are checked against what the link knows the target holds, not by listing it
+        planned.push({ change, local, remote: local, action: { op: 'skip', path: change.path, reason: 'equal' }, hops: (ctx.ringSize ?? 2) - 2, origin: ctx.source.name, knownThere: true });
+        return;
+      }
       if (!change.arrived && ((local && last && local.type !== 'dir' && sameEntry(local, last)) || (!local && last === null))) {
         // nothing new here since this link last pushed it (an echo of a write our predecessor made):
         // the target has it, or changed it itself and sends that on
@@ -337,10 +384,13 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
       // what arrived from the predecessor and is still here travels on as far as it was sent;
       // anything else is a change made here: it visits the whole ring
       const a = change.arrived;
-      const hops = a && a.entry !== undefined && sameState(a.entry, local) ? a.hops - 1 : (ctx.ringSize ?? 2) - 2;
+      const still = !!a && a.entry !== undefined && sameState(a.entry, local);
+      const hops = still ? a.hops - 1 : (ctx.ringSize ?? 2) - 2;
+      const origin = still ? a.origin : ctx.source.name;
+      ap.origins.set(change.path, { origin, entry: local });
       // the root itself is never removed, replaced or re-moded by a batch; it can only be rescanned
       if (change.path === '' && action.op !== 'skip') planned.push({ change, local, remote, action: { op: 'skip', path: '', reason: 'equal' }, hops: -1 });
-      else planned.push({ change, local, remote, action, hops });
+      else planned.push({ change, local, remote, action, hops, origin });
     }),
   );
   if (ap.broken) return ap.result();
@@ -373,7 +423,8 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
   // bursts of cp -a lost files in new leaf directories without this).
   const isDeep = (p: Planned) => p.action.op === 'mkdir' || p.action.op === 'rename' || !!p.change.deep;
   const trees = planned.filter((p) => p.local?.type === 'dir' && (isDeep(p) || p.change.tree || p.change.kind === 'change'));
-  const treeOf = new Map(trees.map((p) => [p.change.path, isDeep(p)]));
+  // (a directory checked locally covers nothing: paths of the batch under it go their own way)
+  const treeOf = new Map(trees.filter((p) => !p.knownThere).map((p) => [p.change.path, isDeep(p)]));
   /** covered by a tree sync of an ancestor: a deep one covers everything below, a shallow one its entries */
   const insideTree = (path: string) => {
     if (path === '') return false;
@@ -395,10 +446,11 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
     if (reason === 'equal' || reason === 'absent') {
       ctx.memory.set(p.change.path, p.local);
       // the target has it already; hosts further on may not
-      if (p.hops >= 0) forward.push({ path: p.change.path, kind: p.local ? 'change' : 'delete', at: p.change.at, hops: p.hops, entry: p.local });
+      if (p.hops >= 0) forward.push({ path: p.change.path, kind: p.local ? 'change' : 'delete', at: p.change.at, hops: p.hops, entry: p.local, ...(p.origin !== undefined && { origin: p.origin }) });
     } else if (reason === 'remote-newer' || reason === 'remote-changed') {
-      // the target's version wins: it must reach every host, us too, whatever happened to it on the way
-      forward.push({ path: p.change.path, kind: p.remote ? 'change' : 'delete', at: Date.now(), hops: (ctx.ringSize ?? 2) - 2, entry: p.remote });
+      // the target's version wins: it must reach every host, us too, whatever happened to it on the
+      // way; it sets out from the target, which holds it (we just looked)
+      forward.push({ path: p.change.path, kind: p.remote ? 'change' : 'delete', at: Date.now(), hops: (ctx.ringSize ?? 2) - 2, entry: p.remote, origin: ctx.target.name });
     }
   }
 
@@ -419,12 +471,73 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
     const shallow = !isDeep(p);
     // directories whose entries changed shortly before this event are compared too
     const changedSince = Math.floor(p.change.since / 1000) - 30;
-    await ap.guard(p.change.path, p.change, () => syncTree(ap, p.change.path, { remoteEmpty: p.action.op === 'mkdir' && !p.remote, shallow, changedSince }));
+    if (p.knownThere) await ap.guard(p.change.path, p.change, () => checkLocally(ap, p.change.path, changedSince));
+    else await ap.guard(p.change.path, p.change, () => syncTree(ap, p.change.path, { remoteEmpty: p.action.op === 'mkdir' && !p.remote, shallow, changedSince }));
   }
   if (forward.length && !ap.broken) {
     await sendManifest(ctx.target, ctx.source.name, forward).catch((e) => ctx.log.debug(`inbox manifest not written on ${ctx.target.name}: ${(e as Error).message}`));
   }
   return ap.result();
+}
+
+/**
+ * The shallow compare of a directory that came back to its origin (skipBack), without listing the
+ * origin: an entry here that this link knows the target holds (its memory), or whose own arrival
+ * waits in the queue, needs nothing; any other is compared with the target and sent as a tree sync
+ * would (engine/treesync.ts: only where it changes something), one lstat each, or, past
+ * LOOKUPS_PER_DIR in one directory, by syncTree listing it. Subdirectories the target is known to
+ * hold are checked the same way when their entries changed since `changedSince`, as syncTree's
+ * shallow mode does; one that is not known is handed to syncTree.
+ */
+const LOOKUPS_PER_DIR = 16;
+
+async function checkLocally(ap: Applier, dir: string, changedSince: number): Promise<void> {
+  const { source, target, exclude, memory } = ap.ctx;
+  const unknown: { path: string; entry: Entry; problem?: string }[] = [];
+  const listAll: string[] = [];
+  const dirs = [dir];
+  while (dirs.length && !ap.broken) {
+    const d = dirs.pop()!;
+    const mine = await source.readdir(d);
+    const before = unknown.length;
+    for (const { name, entry, problem } of mine) {
+      const path = joinRel(d, name);
+      if (exclude(path)) continue;
+      const known = memory.get(path);
+      if (!problem && known && sameEntry(known, entry)) {
+        if (entry.type === 'dir' && entry.mtime >= changedSince) dirs.push(path);
+        continue;
+      }
+      const a = ap.ctx.arrivedOf?.(path);
+      if (!problem && a && a.entry !== undefined && sameState(a.entry, entry)) continue; // its own turn comes
+      unknown.push({ path, entry, problem });
+    }
+    // many unknown entries (lost events of a whole burst): one listing of the target costs less
+    if (unknown.length - before > LOOKUPS_PER_DIR) {
+      unknown.splice(before);
+      listAll.push(d);
+    }
+  }
+  for (const d of listAll) if (!ap.broken) await syncTree(ap, d, { shallow: true, changedSince });
+  const keep = ap.ctx.conflicts === 'keep' ? { host: target.name } : undefined;
+  await forEachLimit(unknown, ap.ctx.concurrency ?? 64, (j) => {
+    const now = Date.now();
+    return ap.guard(j.path, { path: j.path, kind: 'change', since: now, at: now }, async () => {
+      // what syncTree does for one entry (cannot be replicated: a failure of this path, said out loud)
+      if (j.problem) throw new UnsafePathError(j.path, j.problem);
+      const remote = await target.lstat(j.path);
+      const action = planPath({ path: j.path, local: j.entry, remote, lastPushed: memory.get(j.path) ?? null, deleteEnabled: false, keep });
+      if (action.op === 'skip') {
+        ap.stats.skipped++;
+        if (action.reason === 'equal') memory.set(j.path, j.entry);
+      } else {
+        await ap.structure(action);
+        await ap.content(action, remote);
+      }
+      const lacked = !remote || remote.type !== 'dir';
+      if (j.entry.type === 'dir' && !ap.broken && (lacked || j.entry.mtime >= changedSince)) await syncTree(ap, j.path, { remoteEmpty: lacked, shallow: true, changedSince });
+    });
+  });
 }
 
 /**
@@ -467,4 +580,40 @@ function byDepth(items: Planned[]): Planned[][] {
 /** the same state of a path: both absent, or the same entry */
 function sameState(a: Entry | null, b: Entry | null): boolean {
   return a === null || b === null ? a === b : sameEntry(a, b);
+}
+
+/**
+ * The last hop of a change need not compare it with the host it set out from. True when the target
+ * is the change's origin, this host still holds exactly the version that arrived, this link has not
+ * put anything else there since it last knew (its memory of the path is unknown or that version),
+ * the change was to travel only where it changes something (hops 0: after a bypass it can reach its
+ * origin with hops to spare, and then it must go past it). A directory still gets its entries
+ * checked, for files whose events were lost here, but locally (checkLocally).
+ *
+ * Why. The origin O held version X when X set out (it read X from its own root, or, for a notice,
+ * the pusher saw it there). Compared at O, X finds X (nothing to do: the common case, and all the
+ * skip saves is that look) or something O got since. What O can get since, and why skipping is
+ * still safe:
+ *   - a local write on O: an event of O's watcher (journaled, caught up after downtime) that goes
+ *     round the whole ring like any change made there; it reaches this host after X, replaces X
+ *     here (our predecessor's memory says we still hold what it gave us) and meets O's version on
+ *     this link again;
+ *   - a write into O by this very link (an older change we pushed after X had left O): the case
+ *     that breaks it. Two versions can then cross — X's last hop skipped here, and the other
+ *     version's last hop skipped at X's side for the same reason — and the ring stays split
+ *     (test/engine/conflict.test.ts's random rings found such schedules when this condition was
+ *     missing). The link's memory records every such write, so a memory that differs from X
+ *     means "compare";
+ *   - a write by a bypass link (while this host was down) or by a repair: the bypass link compares
+ *     the same arrivals with O itself (both links get them), and a repair leaves the ring equal.
+ * What it relies on beyond that, as the hops rule already does: "still holds what arrived" is judged
+ * by metadata (type, size, whole-second mtime, mode), so X → Y → X here with the middle step's
+ * manifest lost reads as unchanged; a memory entry evicted by 200,000 newer ones reads as unknown;
+ * and an origin must be a host that held the entry (a conflict copy is made on the target, so it
+ * has none; see note()).
+ */
+export function skipBack(change: PendingChange, local: Entry | null, target: string, last: Entry | null | undefined): boolean {
+  const a = change.arrived;
+  if (!a || a.origin !== target || a.hops > 0 || a.entry === undefined || !sameState(a.entry, local)) return false;
+  return last === undefined || sameState(last, a.entry);
 }

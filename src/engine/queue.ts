@@ -2,8 +2,9 @@
 // its first event (a batch never waits longer); paths that arrived from the predecessor (its inbox
 // manifest) and retries skip the window, so a change crossing the ring pays the interval once,
 // on the host where it was made, and each further hop forwards it at once.
-// Ready paths drain in order of first change. With a journal, every change is on disk before
-// addEvents/addReady return, and leaves it only when settle() says it was delivered.
+// Ready paths drain in order of first change. With a journal, every change goes to disk (in the
+// journal's next group commit: durable() says when) and leaves it only when settle() says it was
+// delivered.
 import type { FsEvent, PendingChange } from '../core/types.js';
 import { coalesce, type Pending } from '../core/coalesce.js';
 import type { Journal } from './journal.js';
@@ -84,6 +85,11 @@ export class ChangeQueue {
     }
   }
 
+  /** what the predecessor said of a ready path (its inbox manifest), if anything */
+  arrival(path: string): PendingChange['arrived'] | undefined {
+    return this.ready.get(path)?.arrived;
+  }
+
   /** up to max ready changes, oldest first (removed from the queue) */
   take(max: number): PendingChange[] {
     const out: PendingChange[] = [];
@@ -119,13 +125,20 @@ export class ChangeQueue {
     return min;
   }
 
-  close(): void {
-    this.journal?.close();
+  /** resolves when every change recorded so far is on disk (at once without a journal) */
+  durable(): Promise<void> {
+    return this.journal?.durable() ?? Promise.resolve();
+  }
+
+  /** stop; resolves when the journal holds everything recorded, durably, and is closed */
+  close(): Promise<void> {
+    const closed = this.journal?.close() ?? Promise.resolve();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const w = this.waiters;
     this.waiters = [];
     for (const r of w) r();
+    return closed;
   }
 }
 

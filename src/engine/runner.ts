@@ -101,6 +101,7 @@ export class LinkRunner {
     // denied) is journaled and retried later, as in a batch: no later event may ever name it
     this.settle([], res);
     if (res.changed.length) await sendManifest(target, this.o.self, res.changed).catch(() => {});
+    await this.queue.durable();
     if (ap.linkError) {
       if (ap.linkError.verdict === 'die') throw ap.linkError.error;
       // not finished: queue a rescan of the whole tree so the loop completes it once the link is back
@@ -163,6 +164,7 @@ export class LinkRunner {
       memory: this.memory,
       log: this.o.log,
       stream: (changes) => sendManifest(target, this.o.self, changes),
+      arrivedOf: (path) => this.queue.arrival(path),
     };
   }
 
@@ -223,6 +225,7 @@ export class LinkRunner {
       failed ||= more.length < res.retry.length;
     }
     this.link.succeeded();
+    await this.queue.durable(); // what was delivered is marked so on disk before we say so
     return failed ? 'failed' : 'done';
   }
 
@@ -278,11 +281,17 @@ export class LinkRunner {
     this.queue.settle(delivered);
   }
 
+  /** resolves when every change this link's queue recorded so far is on disk (its journal); the
+   *  daemon waits for it before a watcher snapshot may say those events were handled */
+  durable(): Promise<void> {
+    return this.queue.durable();
+  }
+
   async close(opts: { destroyJournal?: boolean } = {}): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    this.queue.close();
-    if (opts.destroyJournal) this.journal?.destroy();
+    await this.queue.close();
+    if (opts.destroyJournal) await this.journal?.destroy();
     this.saveMemory(true);
     await this.link.close();
   }

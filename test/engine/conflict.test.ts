@@ -62,6 +62,7 @@ test('keep: both changed, ours newer: the target keeps its version as NAME.chain
   const copy = 'd/p.chain-conflict-host2-20240101-000010.jpg';
   assert.equal(readFileSync(join(b, copy), 'utf8'), 'theirs');
   assert.ok(r.changed.some((c) => c.path === copy), 'the copy is announced, so the target sends it on');
+  assert.equal(r.changed.find((c) => c.path === copy)?.origin, undefined, 'only the target ever held it: no host may skip it on the way back');
 });
 
 test('newer: both changed, ours newer: the target version is replaced, no copy', async () => {
@@ -89,6 +90,7 @@ test('theirs wins: nothing is written there, and the target is told to send its 
   assert.equal(inbox[0].path, 'p');
   assert.equal(inbox[0].arrived?.hops, 1, 'far enough to reach every host of the ring, us included');
   assert.equal((inbox[0].arrived?.entry as Entry).mtime, 3000);
+  assert.equal(inbox[0].arrived?.origin, 'host2', 'it sets out from the target, which holds it');
 });
 
 test('a change made here is sent on through a target that has it already', async () => {

@@ -65,3 +65,104 @@ test('compaction keeps exactly the live entries', () => {
   assert.deepEqual(new Journal(f).pending().map((p) => p.path), Array.from({ length: 10 }, (_, i) => `p${2990 + i}`));
   rmSync(f);
 });
+
+// ---- group commit --------------------------------------------------------------------------------
+// Lines queued in one tick go to disk in one write + fdatasync off the event loop; lines queued
+// while that is in flight join the next. "Crash" = open the file with a second Journal while the
+// first is still open (nothing closed, nothing flushed at exit): it sees exactly what is durable.
+
+const tick = () => new Promise<void>((r) => queueMicrotask(r));
+const crashView = (f: string) => new Journal(f).pending().map((p) => p.path);
+
+const groupRows: { name: string; ops: (j: Journal) => Promise<unknown>; want: string[]; syncs: number }[] = [
+  {
+    name: 'many adds in one tick: one fdatasync',
+    ops: (j) => Promise.all(Array.from({ length: 50 }, (_, i) => j.add([c(`p${i}`)]))),
+    want: Array.from({ length: 50 }, (_, i) => `p${i}`),
+    syncs: 1,
+  },
+  {
+    name: 'adds and dones of one tick: one fdatasync, replayed in order',
+    ops: (j) => Promise.all([j.add([c('a'), c('b')]), j.done(['a']), j.add([c('c')]), j.done(['b']), j.add([c('a')])]),
+    want: ['c', 'a'],
+    syncs: 1,
+  },
+  {
+    name: 'adds while a sync is in flight join the next one',
+    ops: async (j) => {
+      const first = j.add([c('a')]);
+      await tick(); // the first group is now being written; its completion cannot run before we yield
+      const rest = [j.add([c('b')]), j.add([c('c')]), j.done(['a']), j.add([c('d')])];
+      return Promise.all([first, ...rest]);
+    },
+    want: ['b', 'c', 'd'],
+    syncs: 2,
+  },
+  {
+    name: 'durable() waits for everything queued, in flight or not',
+    ops: async (j) => {
+      void j.add([c('a')]);
+      await tick();
+      void j.add([c('b')]);
+      await j.durable();
+    },
+    want: ['a', 'b'],
+    syncs: 2,
+  },
+  {
+    name: 'nothing to record: no write, no fdatasync',
+    ops: (j) => Promise.all([j.add([]), j.done(['never-added'])]),
+    want: [],
+    syncs: 0,
+  },
+];
+
+for (const r of groupRows) {
+  test(`journal group commit: ${r.name}`, async () => {
+    const f = tmp();
+    const j = new Journal(f);
+    try {
+      await r.ops(j);
+      assert.deepEqual(crashView(f), r.want, 'what a restart after a crash would replay');
+      assert.equal(j.syncs, r.syncs);
+    } finally {
+      await j.close();
+    }
+  });
+}
+
+test('journal group commit: queued lines are not on disk until their promise resolves', async () => {
+  const f = tmp();
+  const j = new Journal(f);
+  const p = j.add([c('a')]);
+  assert.deepEqual(crashView(f), [], 'still in this tick: not written yet, so not yet handled');
+  await p;
+  assert.deepEqual(crashView(f), ['a']);
+  await j.close();
+});
+
+test('journal group commit: close() with a group in flight writes everything, then later adds throw', async () => {
+  const f = tmp();
+  const j = new Journal(f);
+  void j.add([c('a')]);
+  await tick(); // 'a' in flight
+  void j.add([c('b')]);
+  await j.close();
+  assert.deepEqual(crashView(f), ['a', 'b']);
+  assert.throws(() => j.add([c('c')]), /closed/);
+});
+
+test('journal group commit: compaction asked for while a group is in flight waits for it', async () => {
+  const f = tmp();
+  const j = new Journal(f);
+  for (let i = 0; i < 100; i++) void j.add([c(`p${i}`)]);
+  await tick(); // the 100 adds are in flight
+  void j.done(Array.from({ length: 95 }, (_, i) => `p${i}`));
+  j.compact(); // must not swap the file under the write in flight
+  await j.durable();
+  assert.deepEqual(crashView(f), ['p95', 'p96', 'p97', 'p98', 'p99']);
+  assert.equal(readFileSync(f, 'utf8').trim().split('\n').length, 5, 'compacted once the group landed');
+  void j.add([c('q')]);
+  await j.close();
+  assert.deepEqual(crashView(f), ['p95', 'p96', 'p97', 'p98', 'p99', 'q']);
+});

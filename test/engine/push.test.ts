@@ -5,12 +5,13 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync, renameSync, symlinkSync,
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { LocalRemote } from '../../src/transport/local.js';
-import { pushBatch, Applier } from '../../src/engine/push.js';
+import { pushBatch, Applier, skipBack } from '../../src/engine/push.js';
+import { drainInbox, sendManifest } from '../../src/engine/inbox.js';
 import { syncTree } from '../../src/engine/treesync.js';
 import { LinkMemory } from '../../src/engine/memory.js';
 import { compileExclude } from '../../src/core/exclude.js';
 import { silentLogger } from '../../src/core/log.js';
-import type { PendingChange } from '../../src/core/types.js';
+import type { Entry, PendingChange } from '../../src/core/types.js';
 import { diffSnapshots, snapshot } from '../support/tree.js';
 
 let dir: string;
@@ -182,4 +183,127 @@ test('a rescan finds files in a subdirectory whose own events were lost (it exis
   writeFileSync(join(b, 'burst/d9/e2/only-on-target'), 'x');
   const r2 = await pushBatch(ctx(), [{ ...ch('burst'), tree: true }]);
   assert.equal(r2.stats.files, 0);
+});
+
+// ---- the hop back to a change's origin ------------------------------------------------------------
+
+const F = (size: number, mtime = 1000): Entry => ({ type: 'file', size, mtime, mode: 0o644 });
+const D: Entry = { type: 'dir', size: 0, mtime: 1000, mode: 0o755 };
+const arrival = (entry: Entry | null | undefined, origin: string | undefined, hops = 0, kind: PendingChange['kind'] = 'change'): PendingChange => ({
+  ...ch('p', kind),
+  arrived: { hops, ...(entry !== undefined && { entry }), ...(origin !== undefined && { origin }) },
+});
+
+const skipRows: { name: string; change: PendingChange; local: Entry | null; last?: Entry | null; want: boolean }[] = [
+  { name: 'came from the target, still what arrived, never pushed there', change: arrival(F(5), 'b'), local: F(5), want: true },
+  { name: 'a delete that came from the target, still absent here', change: arrival(null, 'b', 0, 'delete'), local: null, want: true },
+  { name: 'link memory says the target got exactly that version', change: arrival(F(5), 'b'), local: F(5), last: F(5), want: true },
+  { name: 'a local change, no arrival', change: ch('p'), local: F(5), want: false },
+  { name: 'came from another host', change: arrival(F(5), 'c'), local: F(5), want: false },
+  { name: 'origin not said (an older chain wrote the manifest)', change: arrival(F(5), undefined), local: F(5), want: false },
+  { name: 'version not said', change: arrival(undefined, 'b'), local: F(5), want: false },
+  { name: 'changed here since it arrived', change: arrival(F(5), 'b'), local: F(6), want: false },
+  { name: 'deleted here since it arrived', change: arrival(F(5), 'b'), local: null, want: false },
+  { name: 'hops to spare (it must go past its origin, e.g. after a bypass)', change: arrival(F(5), 'b', 1), local: F(5), want: false },
+  { name: 'a directory (its entries are then checked here: checkLocally)', change: arrival(D, 'b'), local: D, want: true },
+  { name: 'this link put another version there: the two may have crossed', change: arrival(F(5), 'b'), local: F(5), last: F(7), want: false },
+  { name: 'this link removed it there', change: arrival(F(5), 'b'), local: F(5), last: null, want: false },
+];
+for (const r of skipRows) {
+  test(`skipBack: ${r.name} → ${r.want}`, () => {
+    assert.equal(skipBack(r.change, r.local, 'b', r.last), r.want);
+  });
+}
+
+test('the last hop: paths that came from the target and are unchanged are delivered without a look there', async () => {
+  const entries: Entry[] = [];
+  for (let i = 0; i < 20; i++) {
+    writeFileSync(join(a, `f${i}`), 'x'.repeat(i + 1));
+    writeFileSync(join(b, `f${i}`), 'x'.repeat(i + 1));
+    utimesSync(join(a, `f${i}`), 1000, 1000);
+    utimesSync(join(b, `f${i}`), 1000, 1000);
+    entries.push((await new LocalRemote(a, 'a').lstat(`f${i}`))!);
+  }
+  const c = ctx();
+  let looked = 0;
+  const lstat = c.target.lstat.bind(c.target);
+  c.target.lstat = async (p) => (looked++, lstat(p));
+  const batch = entries.map((e, i) => ({ ...ch(`f${i}`), arrived: { hops: 0, entry: e, origin: 'b' } }));
+  const r = await pushBatch(c, batch);
+  assert.equal(looked, 0, 'nothing asked of the origin');
+  assert.equal(r.stats.skipped, 20);
+  assert.deepEqual(r.changed, []);
+  assert.deepEqual(r.retry, []);
+  // and the watcher's echo of the same writes needs no look either: the link remembers them
+  const echo = await pushBatch(c, entries.map((_, i) => ch(`f${i}`)));
+  assert.equal(looked, 0);
+  assert.equal(echo.stats.skipped, 20);
+});
+
+test('origins in manifests: a change made here sets out from here; what arrived and is still here keeps its origin', async () => {
+  writeFileSync(join(a, 'mine'), 'made on a');
+  writeFileSync(join(a, 'passing'), 'made on c');
+  utimesSync(join(a, 'passing'), 1000, 1000);
+  const passing = (await new LocalRemote(a, 'a').lstat('passing'))!;
+  mkdirSync(join(a, 'newdir'));
+  writeFileSync(join(a, 'newdir/inner'), 'in a new dir');
+  const r = await pushBatch({ ...ctx(), ringSize: 3 }, [ch('mine'), { ...ch('passing'), arrived: { hops: 1, entry: passing, origin: 'c' } }, ch('newdir')]);
+  await sendManifest(new LocalRemote(b, 'b'), 'a', r.changed);
+  const got = new Map((await drainInbox(b)).map((c) => [c.path, c.arrived]));
+  assert.equal(got.get('mine')?.origin, 'a');
+  assert.equal(got.get('passing')?.origin, 'c');
+  assert.equal(got.get('passing')?.hops, 0);
+  assert.equal(got.get('newdir/inner')?.origin, 'a', 'sent by the tree sync of a new directory: read here');
+});
+
+test('a directory back at its origin: its entries are checked against what the link knows, not by listing the origin', async () => {
+  const m = new LinkMemory();
+  const src = new LocalRemote(a, 'a');
+  mkdirSync(join(a, 'd/sub'), { recursive: true });
+  for (const f of ['d/known', 'd/waiting', 'd/lost', 'd/sub/lost-too']) writeFileSync(join(a, f), f);
+  m.set('d/known', await src.lstat('d/known'));
+  m.set('d/sub', await src.lstat('d/sub'));
+  const waiting = await src.lstat('d/waiting');
+  mkdirSync(join(b, 'd/sub'), { recursive: true });
+  const c = { ...ctx(m), arrivedOf: (p: string) => (p === 'd/waiting' ? { hops: 0, entry: waiting, origin: 'b' } : undefined) };
+  const asked: string[] = [];
+  for (const op of ['lstat', 'readdir'] as const) {
+    const f = c.target[op].bind(c.target) as (p: string) => Promise<never>;
+    (c.target as unknown as Record<string, unknown>)[op] = (p: string) => (asked.push(`${op} ${p}`), f(p));
+  }
+  const d = (await src.lstat('d'))!;
+  const r = await pushBatch(c, [{ ...ch('d'), arrived: { hops: 0, entry: d, origin: 'b' } }]);
+  // known there: nothing; its arrival waits in the queue: its own turn; the rest (files whose
+  // events were lost here) is looked up one by one and sent, as a tree sync would
+  assert.deepEqual(asked.sort(), ['lstat d/lost', 'lstat d/sub/lost-too'], 'no listing of the origin');
+  assert.equal(r.stats.files, 2);
+  assert.ok(existsSync(join(b, 'd/sub/lost-too')) && !existsSync(join(b, 'd/known')) && !existsSync(join(b, 'd/waiting')));
+  assert.deepEqual(r.failed, []);
+  assert.deepEqual(r.retry, []);
+  // a rescan of the same directory (events lost) lists the target as before
+  await pushBatch(c, [{ ...ch('d'), tree: true, arrived: { hops: 0, entry: d, origin: 'b' } }]);
+  assert.ok(asked.includes('readdir d'));
+});
+
+test('a directory event for a directory this link made there: files in it whose events were lost are found without listing the target', async () => {
+  const m = new LinkMemory();
+  mkdirSync(join(a, 'new'));
+  const first = await pushBatch(ctx(m), [ch('new')]);
+  assert.equal(first.stats.dirs, 1);
+  // files written before the watcher watched the directory: no events of their own
+  for (let i = 0; i < 3; i++) writeFileSync(join(a, `new/f${i}`), `${i}`);
+  const c = ctx(m);
+  const asked: string[] = [];
+  const readdir = c.target.readdir.bind(c.target);
+  c.target.readdir = (p) => (asked.push(p), readdir(p));
+  const r = await pushBatch(c, [ch('new')]); // the directory's own (late) event
+  assert.equal(r.stats.files, 3);
+  assert.equal(asked.length, 0, 'few unknown entries: looked up one by one');
+  same();
+  // many: one listing instead
+  for (let i = 0; i < 40; i++) writeFileSync(join(a, `new/g${i}`), `${i}`);
+  const r2 = await pushBatch(c, [ch('new')]);
+  assert.equal(r2.stats.files, 40);
+  assert.deepEqual(asked, ['new']);
+  same();
 });

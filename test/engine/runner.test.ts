@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { getEventListeners } from 'node:events';
 import { LocalRemote } from '../../src/transport/local.js';
 import type { PutOptions, PutSource } from '../../src/transport/remote.js';
 import { LinkRunner } from '../../src/engine/runner.js';
@@ -101,4 +102,28 @@ test('one-shot drain of a whole-tree compare: a path that failed is kept for the
   } finally {
     await next.close();
   }
+});
+
+test('a running link keeps one abort listener at most, however many batches it pushes (no MaxListenersExceededWarning)', async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  const r = runner(new LocalRemote(b, 'b'), join(dir, 'queue', 'b.jsonl'));
+  const halt = new AbortController();
+  const running = r.run(halt.signal, 0);
+  try {
+    for (let i = 0; i < 25; i++) {
+      writeFileSync(join(a, `f${i}`), `${i}\n`);
+      r.queue.addReady([{ path: `f${i}`, kind: 'change', since: Date.now(), at: Date.now() }]);
+      await until(() => existsSync(join(b, `f${i}`)) && r.queue.pending === 0, 5000, `batch ${i}`);
+    }
+    // one per batch before: 25 listeners on the daemon's signal, and Node's warning after the 11th
+    assert.ok(getEventListeners(halt.signal, 'abort').length <= 1, `${getEventListeners(halt.signal, 'abort').length} abort listeners after 25 batches`);
+  } finally {
+    halt.abort();
+    await running;
+    await r.close();
+    process.off('warning', onWarning);
+  }
+  assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
 });
