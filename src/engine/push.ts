@@ -337,12 +337,13 @@ interface Planned {
 /** Push one batch of changed paths. Never throws for transport trouble: see PushResult. */
 export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promise<PushResult> {
   const ap = new Applier(ctx);
-  const conc = ctx.concurrency ?? 64;
+  const conc = ctx.concurrency ?? 128;
   const changes = batch.filter((c) => !ctx.exclude(c.path)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   ap.stats.skipped += batch.length - changes.length;
 
   // 1. look: local and remote state of every path, in parallel
   const planned: Planned[] = [];
+  const toLook: { change: PendingChange; local: Entry | null; last: Entry | null | undefined }[] = [];
   await forEachLimit(changes, conc, (change) =>
     ap.guard(change.path, change, async () => {
       const local = await ctx.source.lstat(change.path);
@@ -370,7 +371,16 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
         ap.stats.skipped++;
         return;
       }
-      const remote = await ctx.target.lstat(change.path);
+      toLook.push({ change, local, last });
+    }),
+  );
+  if (ap.broken) return ap.result();
+  // the target's side of every path still in question, asked at once: a directory holding many of
+  // them is listed once rather than asked path by path (a burst puts hundreds in each directory)
+  const looked = await lookMany(ctx.target, toLook.map((t) => t.change.path));
+  await forEachLimit(toLook, conc, ({ change, local, last }) =>
+    ap.guard(change.path, change, async () => {
+      const remote = looked.has(change.path) ? looked.get(change.path)! : await ctx.target.lstat(change.path);
       const action = planPath({
         path: change.path,
         local,
@@ -575,6 +585,23 @@ function byDepth(items: Planned[]): Planned[][] {
     (groups.get(d) ?? groups.set(d, []).get(d)!).push(p);
   }
   return [...groups.keys()].sort((a, b) => a - b).map((d) => groups.get(d)!);
+}
+
+/**
+ * lstat of many paths on the target in one go where the Remote can (SftpRemote.lstatMany); a path
+ * missing from the answer (no lstatMany, or it failed) is asked on its own by the caller, so its
+ * error is that path's, classified as usual.
+ */
+async function lookMany(target: Remote, paths: string[]): Promise<Map<string, Entry | null>> {
+  const out = new Map<string, Entry | null>();
+  if (!target.lstatMany || paths.length < 2) return out;
+  try {
+    const entries = await target.lstatMany(paths);
+    paths.forEach((p, i) => out.set(p, entries[i] ?? null));
+  } catch {
+    out.clear();
+  }
+  return out;
 }
 
 /** the same state of a path: both absent, or the same entry */

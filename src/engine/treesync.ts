@@ -31,7 +31,7 @@ export interface TreeSyncOptions {
 
 export async function syncTree(ap: Applier, root: string, opts: TreeSyncOptions = {}): Promise<void> {
   const { source, target, exclude, memory } = ap.ctx;
-  const conc = ap.ctx.concurrency ?? 64;
+  const conc = ap.ctx.concurrency ?? 128;
   await pool<DirJob>([{ dir: root, remoteEmpty: opts.remoteEmpty ?? false }], opts.dirConcurrency ?? 4, async (job, more) => {
     if (ap.broken) return;
     const [mine, theirs] = await Promise.all([source.readdir(job.dir), job.remoteEmpty ? Promise.resolve([]) : target.readdir(job.dir)]);

@@ -307,3 +307,32 @@ test('a directory event for a directory this link made there: files in it whose 
   assert.deepEqual(asked, ['new']);
   same();
 });
+
+test('the target side of a batch is asked in one lstatMany where the Remote has it; a failing lstatMany falls back to one lstat per path', async () => {
+  for (let i = 0; i < 30; i++) writeFileSync(join(a, `f${i}`), `v${i}`);
+  for (const failing of [false, true]) {
+    const calls: string[][] = [];
+    let singles = 0;
+    class Target extends LocalRemote {
+      async lstatMany(paths: string[]): Promise<(Entry | null)[]> {
+        calls.push(paths);
+        if (failing) throw new Error('listing refused');
+        return Promise.all(paths.map((p) => super.lstat(p)));
+      }
+      override async lstat(path: string) {
+        singles++;
+        return super.lstat(path);
+      }
+    }
+    rmSync(b, { recursive: true, force: true });
+    mkdirSync(b);
+    const r = await pushBatch({ ...ctx(), target: new Target(b, 'b') }, Array.from({ length: 30 }, (_, i) => ch(`f${i}`)));
+    assert.deepEqual(r.failed, []);
+    same();
+    assert.equal(calls.length, 1, 'one lstatMany for the whole batch');
+    assert.equal(calls[0].length, 30);
+    // with lstatMany answering, no path is asked on its own before it is planned (puts re-check only what they replace)
+    if (!failing) assert.ok(singles < 30, `${singles} single lstats`);
+    else assert.ok(singles >= 30, 'each path asked on its own after lstatMany failed');
+  }
+});
