@@ -99,7 +99,7 @@ export class WatchDaemon {
       deleteEnabled: v.deleteEnabled,
       log: this.o.log,
       journalFile: journal ? join(v.state, 'queue', `${target}.jsonl`) : undefined,
-      memoryFile: join(v.state, 'memory', `${target}.jsonl`),
+      memoryFile: join(v.state, 'memory', `${target}.mem`),
       conflicts: v.conflicts,
       trash: v.trashMs !== undefined && v.trashMs !== false,
       ringSize: v.ring.length,

@@ -36,7 +36,7 @@ export async function runPush(o: PushOptions): Promise<ExitCode> {
     new LinkRunner({
       self: v.self, target, role, source: o.source(v.root, v.self), connect: o.connectTo(target), intervalMs: 0, exclude,
       deleteEnabled: v.deleteEnabled, log: o.log, journalFile: journal ? join(v.state, 'queue', `${target}.jsonl`) : undefined,
-      memoryFile: join(v.state, 'memory', `${target}.jsonl`), conflicts: v.conflicts, trash: v.trashMs !== undefined && v.trashMs !== false,
+      memoryFile: join(v.state, 'memory', `${target}.mem`), conflicts: v.conflicts, trash: v.trashMs !== undefined && v.trashMs !== false,
       ringSize: v.ring.length, progress: o.progress, gate: o.gate,
     });
   const succ = mk(v.successor, 'successor', true);
