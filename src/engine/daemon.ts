@@ -217,6 +217,9 @@ export class WatchDaemon {
     if (fresh || !this.watcher) await writeSnapshot(this.view.root, tmp);
     else await this.watcher.snapshot(tmp);
     if (settleMs) await sleep(settleMs, this.stopped.signal);
+    // the snapshot becomes the catch-up point only once every event before it is on disk in a queue
+    await this.successor?.durable();
+    await this.bypass?.runner.durable();
     if (existsSync(tmp)) renameSync(tmp, this.snapshotFile);
   }
 

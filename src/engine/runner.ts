@@ -55,7 +55,7 @@ export class LinkRunner {
   constructor(readonly o: RunnerOptions) {
     this.journal = o.journalFile ? new Journal(o.journalFile) : undefined;
     this.queue = new ChangeQueue(o.intervalMs, this.journal);
-    this.memory = new LinkMemory({ file: o.memoryFile });
+    this.memory = new LinkMemory({ file: o.memoryFile, warn: (m) => o.log.warn(m) });
     this.link = new Link(o.target, o.connect, o.log);
     this.status = newLink(o.target, o.role);
   }
