@@ -1,6 +1,7 @@
 // Progress of long work: an ora spinner on a TTY, plain log lines (at most every few seconds)
-// otherwise, nothing with --no-progress or --json.
-import ora, { type Ora } from 'ora';
+// otherwise, nothing with --no-progress or --json. ora is loaded only for a spinner, and in the
+// background (it costs ~0.1 s of CPU to import: cron and scripts never pay it).
+import type { Ora } from 'ora';
 import type { Logger } from '../core/log.js';
 
 export interface Progress {
@@ -13,13 +14,29 @@ export function createProgress(opts: { enabled: boolean; log: Logger; tty?: bool
   const tty = opts.tty ?? process.stderr.isTTY === true;
   if (opts.enabled && tty) {
     let spinner: Ora | null = null;
+    // the text to show, and whether a spinner should be running, until ora has loaded
+    let text = '';
+    let running = false;
+    const loading = import('ora').then(
+      (m) => m.default,
+      () => null, // no spinner then: the work goes on
+    );
     return {
-      start: (t) => (spinner = ora({ text: t, stream: process.stderr }).start()),
+      start: (t) => {
+        text = t;
+        running = true;
+        void loading.then((ora) => {
+          if (ora && running && !spinner) spinner = ora({ text, stream: process.stderr }).start();
+        });
+      },
       update: (t) => {
+        text = t;
         if (spinner) spinner.text = t;
       },
       stop: (t) => {
-        spinner?.succeed(t);
+        running = false;
+        if (spinner) spinner.succeed(t);
+        else process.stderr.write(`${t}\n`);
         spinner = null;
       },
     };
