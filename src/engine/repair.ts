@@ -179,6 +179,7 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
               }
             },
           });
+          o.log.debug(`${r.name}: listed ${l.count(h).toLocaleString('en-US')} entries after ${Date.now() - t0}ms`);
         } catch (err) {
           if (o.signal?.aborted || busy) throw err;
           // a directory this host cannot list would look like deleted files: never plan on that
