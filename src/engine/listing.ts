@@ -58,7 +58,10 @@ async function walkAtOnce(remote: Remote, l: Listings, host: number, o: ListOpti
       o.onDir?.(top.row, top.children);
     }
   };
+  const signal = o.signal;
   const done = await remote.walk!((rel, e) => {
+    // (throwing here stops the walk: findWalk kills its find and rejects with this)
+    if (signal?.aborted) throw signal.reason ?? new Error('aborted');
     const top = skipped[skipped.length - 1];
     if (top !== undefined && under(rel, top)) return;
     if (o.exclude(rel)) {

@@ -77,3 +77,21 @@ test('findWalk: a real tree, pre-order, .chain pruned, symlinks not followed', a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('findWalk: a callback that throws stops the walk and rejects with its error', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chain-walk-'));
+  try {
+    for (let i = 0; i < 50; i++) writeFileSync(join(dir, `f${i}`), '');
+    let seen = 0;
+    const stop = new Error('stop here');
+    await assert.rejects(
+      findWalk(dir, () => {
+        if (++seen === 3) throw stop;
+      }),
+      (err) => err === stop,
+    );
+    assert.equal(seen, 3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
