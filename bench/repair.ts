@@ -18,14 +18,14 @@
 //             [--entries N] [--only link,rss] [--json FILE]
 // From bench/run.ts (the `repair` section): repairBench({ ring, ... }) on its hosts; the result has
 // rows (with CPU per run), notes and markdown.
-import { mkdirSync, writeFileSync, readdirSync, existsSync, statSync, utimesSync, rmSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, statSync, utimesSync, rmSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { startHosts, type Ring } from '../test/support/sshd.js';
 import { BIN } from '../test/support/chain.js';
-import { execFileP, now, sleep, cpuOf, reapedChildTicks, loadSample, foreignLoad, waitQuiet, readProcs, descendants, TICK_S } from './lib/procs.js';
+import { execFileP, now, sleep, cpuOf, reapedChildTicks, loadSample, foreignLoad, waitQuiet, TICK_S } from './lib/procs.js';
 import { makeTree, preStat, renameAside } from './lib/files.js';
 import { median, min, max, secs, ratio, table, markdown } from './lib/stats.js';
 import { setSftpLog } from './lib/profile.js';
@@ -161,24 +161,25 @@ async function linkSection(ring: Ring, dir: string, o: RepairBenchOptions, res: 
       await waitQuiet({ minMs: 100, windowMs: 250, windows: 1, foreignWaitMs: 10_000 });
       const load0 = loadSample();
       const own0 = reapedChildTicks();
-      const srv0 = cpuOf(sshds);
+      const server = new TreeCpu(Object.values(sshds));
+      const reaped0 = cpuOf(sshds);
       t = now();
       await tool.run();
       const ms = now() - t;
-      // sshd reaps its session (and the session its sftp-server) only after the client has left:
-      // their CPU reaches the listener's count then
-      await sessionsGone(Object.values(sshds));
-      const srv1 = cpuOf(sshds);
+      const sampled = await server.stop();
+      const reaped1 = cpuOf(sshds);
+      // what sshd reaped (all of it, unless a process was reparented away) or what was sampled
+      // (all of it but each process's last few ms): the larger is the closer
+      const serverCpu = Math.max(sampled, (reaped1.host1! - reaped0.host1! + reaped1.host2! - reaped0.host2!) * TICK_S);
       const cpu = (reapedChildTicks() - own0) * TICK_S;
-      const server = (srv1.host1! - srv0.host1! + srv1.host2! - srv0.host2!) * TICK_S;
       const other = foreignLoad(load0, loadSample()).foreign;
       check(picked, tool.name);
       const row = rows[k]!;
       row.values.push(ms);
       row.cpu!.push(cpu);
-      row.serverCpu!.push(server);
+      row.serverCpu!.push(serverCpu);
       row.otherCpu!.push(other);
-      o.say(`  ${tool.name.padEnd(34)} run ${i + 1}: ${secs(ms)}  (CPU: itself ${cpu.toFixed(2)} s, sshd+server ${server.toFixed(2)} s, others ${other.toFixed(2)} s)`);
+      o.say(`  ${tool.name.padEnd(34)} run ${i + 1}: ${secs(ms)}  (CPU: itself ${cpu.toFixed(2)} s, sshd+server ${serverCpu.toFixed(2)} s, others ${other.toFixed(2)} s)`);
     }
   }
   res.rows.push(...rows);
@@ -231,11 +232,52 @@ async function rssSection(ring: Ring, dir: string, o: RepairBenchOptions, res: R
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-/** wait (≤ 5 s) until the sshd listeners have no session left */
-async function sessionsGone(pids: number[]): Promise<void> {
-  for (const t = now(); now() - t < 5000; await sleep(20)) {
-    const all = readProcs();
-    if (pids.every((p) => descendants(all, p, false).length === 0)) return;
+/**
+ * CPU seconds of everything under the sshd listeners while a run goes on: each process's own ticks
+ * as last seen, sampled every 20 ms (the tree found through /proc/PID/task/PID/children, a few
+ * reads per sample). Not the listeners' cutime: a session's sftp-server can outlive its parent and
+ * be reparented away, and then its CPU never reaches sshd. A process's last < 20 ms before it
+ * exits may be missed.
+ */
+class TreeCpu {
+  private readonly base = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly roots: number[]) {
+    for (const [pid, ticks] of this.sample()) this.base.set(pid, ticks);
+    this.timer = setInterval(() => this.take(), 20);
+  }
+
+  private sample(): Map<number, number> {
+    const out = new Map<number, number>();
+    const visit = (pid: number) => {
+      try {
+        const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        out.set(pid, Number(f[11]) + Number(f[12]));
+        for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ')) if (c.trim()) visit(Number(c));
+      } catch {
+        /* gone meanwhile */
+      }
+    };
+    for (const r of this.roots) visit(r);
+    return out;
+  }
+
+  private take(): number {
+    const now = this.sample();
+    for (const [pid, ticks] of now) this.last.set(pid, ticks);
+    return now.size;
+  }
+
+  /** stop sampling (once sshd has no session left, or after 2 s); CPU seconds used */
+  async stop(): Promise<number> {
+    for (const t = now(); now() - t < 2000 && this.take() > this.roots.length; ) await sleep(20);
+    clearInterval(this.timer);
+    let ticks = 0;
+    for (const [pid, t] of this.last) ticks += t - (this.base.get(pid) ?? 0);
+    return ticks * TICK_S;
   }
 }
 
