@@ -5,7 +5,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
 import { ChainError, ConfigError } from '../../core/errors.js';
 import { EXIT } from '../../core/exit-codes.js';
 import { compileExclude } from '../../core/exclude.js';
@@ -42,11 +41,6 @@ export const repairCommand: CommandModule<GlobalArgs, RepairArgs> = {
       .example('chain repair --from apollo --delete --max-delete 100', 'make every host a copy of apollo')
       .example('chain repair --link apollo:chronos', 'make chronos match apollo; nobody else changes'),
   handler: async (argv) => {
-    // the listings only grow until the plan is made, and V8 lets the heap grow up to 4× what is
-    // live before it collects: over a million entries that is ~430 MiB for ~120 MiB of live data.
-    // At most 2× (read at every collection, so it applies from here on) keeps the peak at ~330 MiB
-    // for the same CPU (bench/README.md, "repair over 1,000,000 entries").
-    setFlagsFromString('--heap-growing-percent=100');
     const config = loadFromArgs(argv);
     const ring = new Ring(config, 0);
     // a ConfigError naming the ring when there is no such host
