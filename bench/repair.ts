@@ -6,22 +6,26 @@
 //            its own root read directly, host2 over SFTP; from outside the ring: both over SFTP; both
 //            with `trash: false`, like rsync; and on host1 with the default trash) beside
 //            `rsync -a --delete` host1 → host2 over ssh. Runs interleaved (rsync, chain, …), the
-//            trees stat'ed before each run.
+//            trees stat'ed before each run. Per run also the CPU seconds of the command (with its
+//            children: chain's find, rsync's ssh) and of the hosts' sshd trees (sshd, sftp-server or
+//            the rsync server), and the load of processes the benchmark did not start.
 //   rss      1,000,000 entries (empty files, 1,000 dirs) on host1, hard-linked copy on host2;
 //            `chain repair --link host1:host2` under /usr/bin/time -v: listing both over SFTP, planning
-//            (nothing to do), locks. Peak RSS and wall time.
+//            (nothing to do), locks. Peak RSS and wall time. Slow to set up (a million files): in
+//            `npm run bench` only with --repair-million.
 //
 // Standalone: npm run build && node --import tsx bench/repair.ts [--runs N] [--quick] [--files N]
 //             [--entries N] [--only link,rss] [--json FILE]
-// From another script: import { repairBench } from './repair.js'; its result has rows and markdown.
-import { mkdirSync, writeFileSync, readdirSync, existsSync, statSync, utimesSync, rmSync, mkdtempSync } from 'node:fs';
+// From bench/run.ts (the `repair` section): repairBench({ ring, ... }) on its hosts; the result has
+// rows (with CPU per run), notes and markdown.
+import { mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, statSync, utimesSync, rmSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { startHosts, type Ring } from '../test/support/sshd.js';
 import { BIN } from '../test/support/chain.js';
-import { execFileP, now } from './lib/procs.js';
+import { execFileP, now, sleep, cpuOf, reapedChildTicks, loadSample, foreignLoad, waitQuiet, TICK_S } from './lib/procs.js';
 import { makeTree, preStat, renameAside } from './lib/files.js';
 import { median, min, max, secs, ratio, table, markdown } from './lib/stats.js';
 import { setSftpLog } from './lib/profile.js';
@@ -36,6 +40,8 @@ export interface RepairBenchOptions {
   only: Set<'link' | 'rss'>;
   /** progress lines (default: stderr) */
   say: (line: string) => void;
+  /** hosts to use (the first two; left running): default, two of its own, stopped at the end */
+  ring?: Ring;
 }
 
 export interface RepairBenchRow {
@@ -45,6 +51,12 @@ export interface RepairBenchRow {
   values: number[];
   kind: 'time' | 'bytes';
   command: string;
+  /** per run: CPU seconds of the command itself, with its children (chain and its find; rsync and its ssh) */
+  cpu?: number[];
+  /** per run: CPU seconds of the hosts' sshd trees (sshd, sftp-server or the rsync server) */
+  serverCpu?: number[];
+  /** per run: CPU seconds used by processes this benchmark did not start */
+  otherCpu?: number[];
 }
 
 export interface RepairBenchResult {
@@ -61,15 +73,15 @@ export async function repairBench(opts: Partial<RepairBenchOptions> = {}): Promi
   const o: RepairBenchOptions = { runs: 5, files: 100_000, entries: 1_000_000, only: new Set(['link', 'rss']), say: (s) => process.stderr.write(s + '\n'), ...opts };
   if (!existsSync(join(BIN, '..', '..', 'dist', 'src', 'cli', 'main.js'))) throw new Error('bench/repair.ts runs the built binary: npm run build first');
   const dir = mkdtempSync(join(tmpdir(), 'chain-bench-repair-'));
-  const ring = await startHosts(2);
+  const ring = o.ring ?? (await startHosts(2));
   // a stock sftp-server: the test harness's per-request log would tax every SFTP request
-  for (const h of ring.hosts) setSftpLog(h.dir, h.logFile, null);
+  if (!o.ring) for (const h of ring.hosts) setSftpLog(h.dir, h.logFile, null);
   const res: RepairBenchResult = { rows: [], notes: [], markdown: '' };
   try {
     if (o.only.has('link')) await linkSection(ring, dir, o, res);
     if (o.only.has('rss')) await rssSection(ring, dir, o, res);
   } finally {
-    await ring.stop();
+    if (!o.ring) await ring.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   res.markdown = summary(res);
@@ -125,27 +137,52 @@ async function linkSection(ring: Ring, dir: string, o: RepairBenchOptions, res: 
     { name: 'chain repair (outside the ring)', run: () => execFileP(process.execPath, [BIN, ...chainCmd]), command: `chain ${chainCmd.join(' ')}` },
     { name: 'chain repair (on host1, trash on)', run: () => execFileP(process.execPath, [BIN, ...trashCmd]), command: `chain ${trashCmd.join(' ')}` },
   ];
-  const times = tools.map(() => [] as number[]);
+  const rows: RepairBenchRow[] = tools.map((tool) => ({
+    workload: `repair one link, ${o.files.toLocaleString('en-US')} files, 1% differ`,
+    tool: tool.name,
+    values: [],
+    kind: 'time',
+    command: tool.command,
+    cpu: [],
+    serverCpu: [],
+    otherCpu: [],
+  }));
   // one untimed round each: ssh host keys, page cache, the .chain/ dirs
   for (const tool of tools) {
     diverge();
     await tool.run();
   }
+  const sshds = { host1: h1.pid, host2: h2.pid };
   for (let i = 0; i < o.runs; i++) {
     for (const [k, tool] of tools.entries()) {
       const picked = diverge();
       await preStat(a, b);
+      // (other sessions' builds on the same two vCPUs: wait a little for them to calm down)
+      await waitQuiet({ minMs: 100, windowMs: 250, windows: 1, foreignWaitMs: 10_000 });
+      const load0 = loadSample();
+      const own0 = reapedChildTicks();
+      const server = new TreeCpu(Object.values(sshds));
+      const reaped0 = cpuOf(sshds);
       t = now();
       await tool.run();
       const ms = now() - t;
+      const sampled = await server.stop();
+      const reaped1 = cpuOf(sshds);
+      // what sshd reaped (all of it, unless a process was reparented away) or what was sampled
+      // (all of it but each process's last few ms): the larger is the closer
+      const serverCpu = Math.max(sampled, (reaped1.host1! - reaped0.host1! + reaped1.host2! - reaped0.host2!) * TICK_S);
+      const cpu = (reapedChildTicks() - own0) * TICK_S;
+      const other = foreignLoad(load0, loadSample()).foreign;
       check(picked, tool.name);
-      times[k]!.push(ms);
-      o.say(`  ${tool.name.padEnd(32)} run ${i + 1}: ${secs(ms)}`);
+      const row = rows[k]!;
+      row.values.push(ms);
+      row.cpu!.push(cpu);
+      row.serverCpu!.push(serverCpu);
+      row.otherCpu!.push(other);
+      o.say(`  ${tool.name.padEnd(34)} run ${i + 1}: ${secs(ms)}  (CPU: itself ${cpu.toFixed(2)} s, sshd+server ${serverCpu.toFixed(2)} s, others ${other.toFixed(2)} s)`);
     }
   }
-  for (const [k, tool] of tools.entries()) {
-    res.rows.push({ workload: `repair one link, ${o.files.toLocaleString('en-US')} files, 1% differ`, tool: tool.name, values: times[k]!, kind: 'time', command: tool.command });
-  }
+  res.rows.push(...rows);
   renameAside([
     { path: a, trash: join(h1.dir, 'trash') },
     { path: b, trash: join(h2.dir, 'trash') },
@@ -187,11 +224,62 @@ async function rssSection(ring: Ring, dir: string, o: RepairBenchOptions, res: R
   }
   res.rows.push({ workload: `repair over ${o.entries.toLocaleString('en-US')} entries (identical): peak RSS`, tool: 'chain repair', values: hwm, kind: 'bytes', command: `/usr/bin/time -v chain ${args.join(' ')}` });
   res.rows.push({ workload: `repair over ${o.entries.toLocaleString('en-US')} entries (identical): wall time`, tool: 'chain repair', values: wall, kind: 'time', command: `chain ${args.join(' ')}` });
-  rmSync(a, { recursive: true, force: true });
-  rmSync(b, { recursive: true, force: true });
+  renameAside([
+    { path: a, trash: join(h1.dir, 'trash') },
+    { path: b, trash: join(h2.dir, 'trash') },
+  ]);
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
+
+/**
+ * CPU seconds of everything under the sshd listeners while a run goes on: each process's own ticks
+ * as last seen, sampled every 20 ms (the tree found through /proc/PID/task/PID/children, a few
+ * reads per sample). Not the listeners' cutime: a session's sftp-server can outlive its parent and
+ * be reparented away, and then its CPU never reaches sshd. A process's last < 20 ms before it
+ * exits may be missed.
+ */
+class TreeCpu {
+  private readonly base = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly roots: number[]) {
+    for (const [pid, ticks] of this.sample()) this.base.set(pid, ticks);
+    this.timer = setInterval(() => this.take(), 20);
+  }
+
+  private sample(): Map<number, number> {
+    const out = new Map<number, number>();
+    const visit = (pid: number) => {
+      try {
+        const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        out.set(pid, Number(f[11]) + Number(f[12]));
+        for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ')) if (c.trim()) visit(Number(c));
+      } catch {
+        /* gone meanwhile */
+      }
+    };
+    for (const r of this.roots) visit(r);
+    return out;
+  }
+
+  private take(): number {
+    const now = this.sample();
+    for (const [pid, ticks] of now) this.last.set(pid, ticks);
+    return now.size;
+  }
+
+  /** stop sampling (once sshd has no session left, or after 2 s); CPU seconds used */
+  async stop(): Promise<number> {
+    for (const t = now(); now() - t < 2000 && this.take() > this.roots.length; ) await sleep(20);
+    clearInterval(this.timer);
+    let ticks = 0;
+    for (const [pid, t] of this.last) ticks += t - (this.base.get(pid) ?? 0);
+    return ticks * TICK_S;
+  }
+}
 
 function writeConfig(ring: Ring, dir: string, name: string, roots: string[], extra: Record<string, unknown> = {}): string {
   const hosts = ring.hosts.map((h, i) => ({ name: h.name, address: h.address, port: h.port, root: roots[i]!, state: join(h.dir, `state-${name}`) }));
@@ -207,11 +295,22 @@ const q = (s: string) => (/[\s"]/.test(s) ? JSON.stringify(s) : s);
 const MiB = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MiB`;
 
 function summary(res: RepairBenchResult): string {
-  const head = ['workload', 'tool', 'median', 'min–max', 'runs', 'vs rsync'];
+  const head = ['workload', 'tool', 'median', 'min–max', 'runs', 'vs rsync', 'CPU itself', 'CPU sshd+server', 'CPU others'];
+  const cpu = (xs?: number[]) => (xs?.length ? `${median(xs).toFixed(2)} s` : '');
   const rows = res.rows.map((r) => {
     const fmt = r.kind === 'time' ? secs : MiB;
     const anchor = res.rows.find((x) => x.workload === r.workload && x.tool.startsWith('rsync'));
-    return [r.workload, r.tool, fmt(median(r.values)), `${fmt(min(r.values))}–${fmt(max(r.values))}`, String(r.values.length), anchor && anchor !== r ? ratio(median(r.values), median(anchor.values)) : ''];
+    return [
+      r.workload,
+      r.tool,
+      fmt(median(r.values)),
+      `${fmt(min(r.values))}–${fmt(max(r.values))}`,
+      String(r.values.length),
+      anchor && anchor !== r ? ratio(median(r.values), median(anchor.values)) : '',
+      cpu(r.cpu),
+      cpu(r.serverCpu),
+      cpu(r.otherCpu),
+    ];
   });
   const cmds = res.rows.map((r) => `- ${r.tool}: \`${r.command}\``);
   return [markdown(head, rows), '', ...[...new Set(cmds)]].join('\n') + '\n\n' + table(head, rows) + '\n';

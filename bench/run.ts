@@ -6,6 +6,9 @@
 //   latency  one 5 KiB file host1→host3: chain (interval 1s, and 100ms) and the lsyncd chain.
 //   rss      peak RSS of `chain watch` over 100,000 files (roots already identical) and how long its
 //            startup compare takes, beside `rsync -a` finding the same trees identical.
+//   repair   `chain repair --link host1:host2 --delete` over 100,000 files with 1% differing, beside
+//            `rsync -a --delete` of the same trees (bench/repair.ts); with --repair-million also the
+//            peak RSS of a repair over 1,000,000 entries.
 //   profile  (only when asked) one chain burst with CPU profiles of the daemons and every SFTP
 //            request counted in sftp-server's log.
 //
@@ -24,10 +27,11 @@ import { makeTree, preRead, preStat, Completion, renameAside, type Layout } from
 import { startLsyncd } from './lib/lsyncd.js';
 import { summariseProfile, setSftpLog, countSftpRequests } from './lib/profile.js';
 import { median, min, max, secs, ratio, table, markdown } from './lib/stats.js';
+import { repairBench } from './repair.js';
 
 // ---- options ----------------------------------------------------------------------------------
 
-const SECTIONS = ['burst', 'latency', 'rss', 'profile'] as const;
+const SECTIONS = ['burst', 'latency', 'rss', 'repair', 'profile'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Options {
@@ -36,6 +40,8 @@ interface Options {
   quick: boolean;
   fast: boolean;
   sftpLog: boolean;
+  /** the repair section also measures peak RSS over a million entries (slow to set up) */
+  repairMillion: boolean;
   json?: string;
   verbose: boolean;
   /** a timed run during which other processes used more than this share of the machine is repeated */
@@ -43,12 +49,15 @@ interface Options {
   retries: number;
 }
 
-const USAGE = `usage: npm run bench -- [--runs N] [--only burst,latency,rss,profile] [--profile] [--quick]
-                       [--no-fast] [--sftp-log] [--max-other-load PCT] [--retries N] [--json FILE] [--verbose]
+const USAGE = `usage: npm run bench -- [--runs N] [--only burst,latency,rss,repair,profile] [--profile] [--quick]
+                       [--no-fast] [--sftp-log] [--repair-million] [--max-other-load PCT] [--retries N]
+                       [--json FILE] [--verbose]
   --runs N     timed runs per workload (default 5; 3 with --quick); medians and min–max are reported
-  --only LIST  sections to run (default burst,latency,rss)
+  --only LIST  sections to run (default burst,latency,rss,repair)
   --profile    also run the profile section (CPU profiles of the daemons, SFTP requests per file)
-  --quick      a smoke check: 1,000 burst files, 10,000 files for rss
+  --quick      a smoke check: 1,000 burst files, 10,000 files for rss and repair
+  --repair-million  the repair section also measures a repair's peak RSS over 1,000,000 entries
+               (100,000 with --quick); creating them takes minutes
   --no-fast    skip the interval 100ms ring
   --sftp-log   keep the harness's per-request sftp-server INFO log on during timed runs
   --max-other-load PCT  a timed run during which processes this benchmark did not start used more
@@ -58,7 +67,7 @@ const USAGE = `usage: npm run bench -- [--runs N] [--only burst,latency,rss,prof
   --verbose    print each run as it finishes, and the daemons' push lines`;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { runs: NaN, only: new Set(['burst', 'latency', 'rss']), quick: false, fast: true, sftpLog: false, verbose: false, maxOther: 0.25, retries: 2 };
+  const o: Options = { runs: NaN, only: new Set(['burst', 'latency', 'rss', 'repair']), quick: false, fast: true, sftpLog: false, repairMillion: false, verbose: false, maxOther: 0.25, retries: 2 };
   let profile = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -79,6 +88,7 @@ function parseArgs(argv: string[]): Options {
     else if (key === '--quick') o.quick = true;
     else if (key === '--no-fast') o.fast = false;
     else if (key === '--sftp-log') o.sftpLog = true;
+    else if (key === '--repair-million') o.repairMillion = true;
     else if (key === '--json') o.json = val();
     else if (key === '--max-other-load') {
       o.maxOther = Number(val()) / 100;
@@ -122,7 +132,7 @@ const say = (s: string) => process.stderr.write(`${s}\n`);
 const step = (s: string) => process.stderr.write(`\n== ${s}\n`);
 const fmtN = (n: number) => n.toLocaleString('en-US');
 const fmtS = (ms: number) => (ms === Infinity ? 'never' : (ms / 1000).toFixed(2));
-const MB = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+const MB = (b: number) => (Number.isFinite(b) ? `${(b / 1e6).toFixed(1)} MB` : '—');
 
 interface Row {
   workload: string;
@@ -688,6 +698,46 @@ async function profileSection(staging: string, layout: Layout): Promise<void> {
   renameAside(trashMoves(p.roots.map((root) => join(root, 'burst-prof'))));
 }
 
+// ---- repair: one link, 1% differing (bench/repair.ts) ------------------------------------------
+
+async function repairSection(): Promise<void> {
+  const r = await repairBench({
+    ring: ring!,
+    runs: opts.runs,
+    files: opts.quick ? 10_000 : 100_000,
+    entries: opts.quick ? 100_000 : 1_000_000,
+    only: new Set(opts.repairMillion ? ['link', 'rss'] : ['link']),
+    say,
+  });
+  const cpu = (xs?: number[]) => (xs?.length ? `${median(xs).toFixed(2)}` : '—');
+  for (const row of r.rows) {
+    const anchor = r.rows.find((x) => x.workload === row.workload && x.tool.startsWith('rsync'));
+    if (row === anchor) continue;
+    rows.push({
+      workload: row.workload,
+      chainLabel: row.tool,
+      chain: row.values,
+      anchorLabel: anchor ? anchor.tool : '(information)',
+      anchor: anchor ? anchor.values : [],
+      kind: row.kind,
+      // issue 4: a repair of one link is no slower than rsync -a --delete of the same trees
+      target: row.tool === 'chain repair (on host1)' ? { max: 1, text: '≤ 1.00×' } : undefined,
+      chainCmd: row.command,
+      anchorCmd: anchor?.command ?? '',
+    });
+  }
+  const link = r.rows.filter((x) => x.cpu?.length);
+  if (link.length) {
+    notes.push(
+      `repair CPU seconds per run (medians; the command with its children / the hosts' sshd trees with sftp-server or the rsync server / processes this benchmark did not start): ${link
+        .map((x) => `${x.tool} ${cpu(x.cpu)} / ${cpu(x.serverCpu)} / ${cpu(x.otherCpu)}`)
+        .join('; ')}`,
+    );
+  }
+  notes.push(...r.notes);
+  extras.repair = r;
+}
+
 // ---- report -----------------------------------------------------------------------------------
 
 function report(): string {
@@ -718,9 +768,7 @@ function report(): string {
     'Notes:',
     ...notes.map((n) => `- ${n}`),
     '',
-    'Running during the burst and latency sections:',
-    ...setup.map((x) => `  ${x}`),
-    '',
+    ...(setup.length ? ['Running during the burst and latency sections:', ...setup.map((x) => `  ${x}`), ''] : []),
     'Commands (each row):',
     ...cmds,
     '',
@@ -792,6 +840,7 @@ async function main(): Promise<void> {
     await stopAll(15_000);
   }
   if (opts.only.has('rss')) await rssSection(staging, layout);
+  if (opts.only.has('repair')) await repairSection();
   if (opts.only.has('profile')) await profileSection(staging, layout);
 
   const text = report();

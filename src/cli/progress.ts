@@ -1,7 +1,6 @@
 // Progress of long work: an ora spinner on a TTY, plain log lines (at most every few seconds)
-// otherwise, nothing with --no-progress or --json. ora is loaded only for a spinner, in the
-// background from the moment the progress is made; work that starts before it has loaded gets
-// its spinner a moment later (or, when it is already over by then, a plain log line).
+// otherwise, nothing with --no-progress or --json. ora is loaded only for a spinner, and in the
+// background (it costs ~0.1 s of CPU to import: cron and scripts never pay it).
 import type { Ora } from 'ora';
 import type { Logger } from '../core/log.js';
 
@@ -14,32 +13,31 @@ export interface Progress {
 export function createProgress(opts: { enabled: boolean; log: Logger; tty?: boolean; everyMs?: number }): Progress {
   const tty = opts.tty ?? process.stderr.isTTY === true;
   if (opts.enabled && tty) {
-    let ora: typeof import('ora').default | null = null;
     let spinner: Ora | null = null;
-    /** the text of work started before ora had loaded */
-    let waiting: string | null = null;
-    import('ora').then(
-      (m) => {
-        ora = m.default;
-        if (waiting !== null) spinner = ora({ text: waiting, stream: process.stderr }).start();
-        waiting = null;
-      },
-      (err: Error) => opts.log.debug(`no progress spinner: ${err.message}`),
+    // the text to show, and whether a spinner should be running, until ora has loaded
+    let text = '';
+    let running = false;
+    const loading = import('ora').then(
+      (m) => m.default,
+      () => null, // no spinner then: the work goes on
     );
     return {
       start: (t) => {
-        if (ora) spinner = ora({ text: t, stream: process.stderr }).start();
-        else waiting = t;
+        text = t;
+        running = true;
+        void loading.then((ora) => {
+          if (ora && running && !spinner) spinner = ora({ text, stream: process.stderr }).start();
+        });
       },
       update: (t) => {
+        text = t;
         if (spinner) spinner.text = t;
-        else if (waiting !== null) waiting = t;
       },
       stop: (t) => {
+        running = false;
         if (spinner) spinner.succeed(t);
-        else opts.log.info(t);
+        else process.stderr.write(`${t}\n`);
         spinner = null;
-        waiting = null;
       },
     };
   }

@@ -49,17 +49,21 @@ async function walkAtOnce(remote: Remote, l: Listings, host: number, o: ListOpti
   // excluded directories: what is under them is skipped without matching every path again
   const skipped: string[] = [];
   // the directories being walked, outermost first (pre-order: a directory is complete once the
-  // walk leaves it), with the rows found in each
+  // walk leaves it), with the rows found in each; the top is the parent of the next entry, so
+  // its row needs no lookup by path
   const open: { path: string; row: number; children: number[] }[] = [{ path: '', row: -1, children: [] }];
   const close = (parent: string) => {
-    for (let top = open[open.length - 1]!; top.path !== '' && parent !== top.path && !parent.startsWith(top.path + '/'); top = open[open.length - 1]!) {
+    for (let top = open[open.length - 1]!; top.path !== '' && parent !== top.path && !under(parent, top.path); top = open[open.length - 1]!) {
       open.pop();
       o.onDir?.(top.row, top.children);
     }
   };
+  const signal = o.signal;
   const done = await remote.walk!((rel, e) => {
+    // (throwing here stops the walk: findWalk kills its find and rejects with this)
+    if (signal?.aborted) throw signal.reason ?? new Error('aborted');
     const top = skipped[skipped.length - 1];
-    if (top !== undefined && rel.startsWith(top + '/')) return;
+    if (top !== undefined && under(rel, top)) return;
     if (o.exclude(rel)) {
       if (e.type === 'dir') skipped.push(rel);
       return;
@@ -67,12 +71,11 @@ async function walkAtOnce(remote: Remote, l: Listings, host: number, o: ListOpti
     const slash = rel.lastIndexOf('/');
     const parent = slash === -1 ? '' : rel.slice(0, slash);
     close(parent);
-    const row = l.add(rel, slash === -1 ? -1 : (l.row(parent) ?? -1));
+    const dir = open[open.length - 1]!;
+    const row = l.add(rel, dir.path === parent ? dir.row : slash === -1 ? -1 : (l.row(parent) ?? -1));
     l.set(host, row, e);
-    if (o.onDir) {
-      open[open.length - 1]!.children.push(row);
-      if (e.type === 'dir') open.push({ path: rel, row, children: [] });
-    }
+    if (o.onDir) dir.children.push(row);
+    if (e.type === 'dir') open.push({ path: rel, row, children: [] });
     if (++n % 1000 === 0) o.onEntries?.(1000);
   });
   if (!done) return false;
@@ -80,6 +83,11 @@ async function walkAtOnce(remote: Remote, l: Listings, host: number, o: ListOpti
   o.onDir?.(-1, open[0]!.children);
   o.onEntries?.(n % 1000);
   return true;
+}
+
+/** path is below dir (dir not empty), without building dir + '/' */
+function under(path: string, dir: string): boolean {
+  return path.length > dir.length && path.charCodeAt(dir.length) === 47 && path.startsWith(dir);
 }
 
 async function walk(remote: Remote, l: Listings, host: number, start: { dir: string; row: number }[], o: ListOptions): Promise<void> {

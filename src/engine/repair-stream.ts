@@ -6,9 +6,13 @@
 // the trash), new or changed symlinks, file modes. Anything else (deletes, replaced directories,
 // conflict copies, directory modes) waits for the full plan, and so does a directory whose
 // decision needs its whole subtree, with everything under it. Nothing starts before every host's
-// root has been listed and the empty-root check has passed.
+// root has been listed and the empty-root check has passed — except a file or symlink that every
+// host taking part holds: no listing still to come can change its decision (its ancestors are
+// directories everywhere, and no root holding it is empty), so it is decided as soon as the last
+// of them reports it. That is what a repair of a few changed files among many needs: their copies
+// start while the rest is listed, not after the slowest host's root is complete.
 import type { Listings } from '../core/listings.js';
-import { T_DIR, T_NONE } from '../core/listings.js';
+import { T_DIR, T_FILE, T_LINK, T_NONE } from '../core/listings.js';
 import { RowPlanner, roles, type ReconcileOptions, type RepairAction } from '../core/reconcile.js';
 
 export type Dispatch = (host: number, action: RepairAction) => void;
@@ -23,6 +27,8 @@ export class StreamPlanner {
   private readonly waiting = new Set<number>();
   /** per host, the rows an action was started for (the full plan leaves them out) */
   private readonly started: Uint8Array[];
+  /** rows decided already (each is decided once) */
+  private decided = new Uint8Array(1024);
   private off = false;
 
   constructor(
@@ -43,6 +49,26 @@ export class StreamPlanner {
     if (!set) this.children.set(row, (set = new Set()));
     for (const r of rows) set.add(r);
     if (this.waiting.has(row)) this.tryDir(row);
+    this.everywhere(rows);
+  }
+
+  /** decide the rows of rows that every host taking part holds as a file or symlink */
+  private everywhere(rows: number[]): void {
+    if (this.off) return;
+    const hosts = this.involved();
+    if (hosts.length < 2) return;
+    for (const r of rows) {
+      if (r < this.decided.length && this.decided[r] === 1) continue;
+      let all = true;
+      for (const h of hosts) {
+        const t = this.l.typeCode(h, r);
+        if (t !== T_FILE && t !== T_LINK) {
+          all = false;
+          break;
+        }
+      }
+      if (all) this.decide(r);
+    }
   }
 
   /** host h stopped answering: directories may be complete without it now */
@@ -85,6 +111,13 @@ export class StreamPlanner {
   }
 
   private decide(r: number): void {
+    if (r >= this.decided.length) {
+      const n = new Uint8Array(Math.max(r + 1, this.decided.length * 2));
+      n.set(this.decided);
+      this.decided = n;
+    }
+    if (this.decided[r] === 1) return;
+    this.decided[r] = 1;
     const d = this.planner.row(r, this.live);
     // needs more than this directory: the full plan decides it, and what is under it
     if (!d || !d.actions.every((x) => safe(x.action))) return;

@@ -3,6 +3,7 @@
 // (repair-apply.ts); paths that changed meanwhile are listed and planned again, a few rounds at
 // most. A host that cannot be reached, or stops answering, is left out: the rest is repaired
 // among themselves (exit 3). Returns an outcome for the CLI to print; never exits.
+import { setFlagsFromString } from 'node:v8';
 import type { Logger } from '../core/log.js';
 import type { ExcludeFn } from '../core/exclude.js';
 import type { Remote } from '../transport/remote.js';
@@ -81,6 +82,14 @@ export interface RepairOutcome {
 
 const MAX_ROUNDS = 4;
 
+/**
+ * Past this many listed entries the heap may grow to at most 2× what is live before V8 collects
+ * (read at every collection, so it applies from then on). The listings only grow until the plan is
+ * made, and V8's default lets the heap reach up to 4× the live data: over a million entries ~450 MiB
+ * for ~120 MiB live, ~325 MiB with this (bench/README.md). Below it the default is cheaper in CPU.
+ */
+const BIG_LISTING = 250_000;
+
 export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
   const t0 = Date.now();
   const n = o.hosts.length;
@@ -104,124 +113,151 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
   };
 
   try {
-    // 1. connect, all at once
+    // 1–3. per host, all hosts at once: connect, take its lock, list its tree. A host does not wait
+    //    for the others before it lists (our own root is listed while the SSH handshakes run), but
+    //    nothing is changed anywhere before every host is connected and locked: the applier and the
+    //    early starts (repair-stream.ts) come into being only then, and what was listed before that
+    //    is handed to them on the way. A lock held by someone else ends the repair (exit 75).
     o.progress?.start(`connecting to ${involved.map((h) => o.hosts[h]!.name).join(', ')}`);
-    await Promise.all(
-      involved.map(async (h) => {
+    const l = new Listings(o.hosts.map((h) => h.name), 4096);
+    const roots: RootState[] = o.hosts.map(() => 'ok');
+    let busy: RepairOutcome['busy'];
+    const listingStop = new AbortController();
+    const listSignal = o.signal ? AbortSignal.any([o.signal, listingStop.signal]) : listingStop.signal;
+    const streaming = !o.dryRun && o.maxDelete === undefined;
+    const opts = { mode: o.mode, delete: o.delete, conflicts: o.conflicts };
+    let firstStart = 0;
+    // until the stream exists: what it would have been told, in order
+    let stream: StreamPlanner | undefined;
+    const toStream: ((s: StreamPlanner) => void)[] = [];
+    const tell = (fn: (s: StreamPlanner) => void) => (stream ? fn(stream) : streaming && toStream.push(fn));
+    let ap: PlanApplier | undefined;
+    let shown = 0;
+    let at = Date.now();
+    let totals = { files: 0, bytes: 0 };
+    const listed = () => involved.map((h) => `${o.hosts[h]!.name} ${remotes[h] ? reports[h]!.entries.toLocaleString('en-US') : '—'}`).join(' · ');
+    const copiedSoFar = () => (ap?.progress.files ? ` · copied ${ap.progress.files.toLocaleString('en-US')} files so far` : '');
+    let lt = 0;
+    let compactHeap = false;
+    const ready: Promise<void>[] = [];
+    const listings = involved.map((h) => {
+      let isReady!: () => void;
+      ready.push(new Promise<void>((r) => (isReady = r)));
+      return (async () => {
         try {
-          remotes[h] = await o.hosts[h]!.connect();
-        } catch (err) {
-          reports[h]!.state = classify(err) === 'die' ? 'failed' : 'unreachable';
-          reports[h]!.error = (err as Error).message;
-          o.log.warn(`${o.hosts[h]!.name} unreachable: ${(err as Error).message}`, { host: o.hosts[h]!.name });
-        }
-      }),
-    );
-
-    o.log.debug(`connected in ${Date.now() - t0}ms`);
-
-    // 2. every host's lock, all at once; one held by someone else ends the repair (exit 75)
-    if (!o.dryRun) {
-      let busy: RepairOutcome['busy'];
-      await Promise.all(
-        involved.map(async (h) => {
-          const r = remotes[h];
-          if (!r) return;
           try {
-            const got = await acquireHostLock(r, { host: o.owner, command: 'repair', log: o.log, ...o.lock });
-            if (got.held) busy ??= { host: r.name, holder: got.held };
-            else locks.push(got.lock);
+            remotes[h] = await o.hosts[h]!.connect();
           } catch (err) {
-            lost(h, classify(err) === 'again' ? 'unreachable' : 'failed', err);
-            o.log.warn(`${o.hosts[h]!.name}: cannot take its lock: ${(err as Error).message}`, { host: o.hosts[h]!.name });
+            reports[h]!.state = classify(err) === 'die' ? 'failed' : 'unreachable';
+            reports[h]!.error = (err as Error).message;
+            o.log.warn(`${o.hosts[h]!.name} unreachable: ${(err as Error).message}`, { host: o.hosts[h]!.name });
+            return;
           }
-        }),
-      );
+          o.log.debug(`${o.hosts[h]!.name}: connected after ${Date.now() - t0}ms`);
+          if (!o.dryRun) {
+            const r = remotes[h]!;
+            try {
+              const got = await acquireHostLock(r, { host: o.owner, command: 'repair', log: o.log, ...o.lock });
+              if (got.held) {
+                busy ??= { host: r.name, holder: got.held };
+                listingStop.abort(new Error(`${r.name} is locked`));
+                return;
+              }
+              locks.push(got.lock);
+            } catch (err) {
+              lost(h, classify(err) === 'again' ? 'unreachable' : 'failed', err);
+              o.log.warn(`${o.hosts[h]!.name}: cannot take its lock: ${(err as Error).message}`, { host: o.hosts[h]!.name });
+              return;
+            }
+          }
+        } finally {
+          isReady();
+        }
+        if (busy) return;
+        const r = remotes[h]!;
+        lt ||= Date.now();
+        try {
+          roots[h] = await listHost(r, l, h, {
+            exclude: o.exclude,
+            signal: listSignal,
+            onDir: streaming ? (row, rows) => tell((s) => s.onDir(h, row, rows)) : undefined,
+            onEntries: (k) => {
+              reports[h]!.entries += k;
+              if (!compactHeap && reports.reduce((s, x) => s + x.entries, 0) > BIG_LISTING) {
+                compactHeap = true;
+                setFlagsFromString('--heap-growing-percent=100');
+              }
+              if (Date.now() - shown > 200) {
+                shown = Date.now();
+                o.progress?.update(`listing: ${listed()}${copiedSoFar()}`);
+              }
+            },
+          });
+          o.log.debug(`${r.name}: listed ${l.count(h).toLocaleString('en-US')} entries after ${Date.now() - t0}ms`);
+        } catch (err) {
+          if (o.signal?.aborted || busy) throw err;
+          // a directory this host cannot list would look like deleted files: never plan on that
+          if (classify(err) !== 'again') throw err;
+          lost(h, 'down', err);
+          tell((s) => s.hostDown(h));
+          o.log.warn(`${r.name} stopped answering while listed: ${(err as Error).message}; going on without it`, { host: r.name });
+        }
+      })();
+    });
+    // every host connected and locked (or left out): changes may start now
+    const started = Promise.all(ready).then(() => {
+      if (busy) return;
+      o.log.debug(`connected and locked in ${Date.now() - t0}ms`);
+      ap = new PlanApplier(remotes, {
+        concurrency: o.concurrency,
+        trash: o.trash,
+        log: o.log,
+        signal: o.signal,
+        onProgress: (p) => {
+          if (Date.now() - shown < 200) return;
+          shown = Date.now();
+          o.progress?.update(totals.files ? copyLine(p.files, totals.files, p.bytes, totals.bytes, Date.now() - at) : `listing: ${listed()} · copied ${p.files.toLocaleString('en-US')} files so far`);
+        },
+      });
+      if (streaming) {
+        const applier = ap;
+        const s = new StreamPlanner(l, opts, o.hosts.map((_, h) => remotes[h] !== null), (h, a) => {
+          firstStart ||= Date.now();
+          applier.enqueue(h, a);
+        });
+        for (const fn of toStream.splice(0)) fn(s);
+        stream = s;
+      }
+      o.progress?.update(`listing: ${listed()}`);
+    });
+    const settled = await Promise.allSettled([...listings, started]);
+    const failure = settled.find((x) => x.status === 'rejected');
+    if (busy || failure) {
+      stream?.stop();
+      ap?.halt();
+      await ap?.drain();
       if (busy) {
         o.progress?.stop(`${busy.host} is locked`);
         out.busy = busy;
         return finish(out, EXIT.BUSY, t0);
       }
-    }
-
-    // 3. list every reachable host's tree, in parallel; what destroys nothing starts on the way
-    //    (repair-stream.ts), unless this is a dry run or --max-delete asks to see the whole first
-    const l = new Listings(o.hosts.map((h) => h.name), 4096);
-    const roots: RootState[] = o.hosts.map(() => 'ok');
-    const lt = Date.now();
-    let shown = 0;
-    let at = Date.now();
-    let totals = { files: 0, bytes: 0 };
-    const listed = () => involved.map((h) => `${o.hosts[h]!.name} ${remotes[h] ? reports[h]!.entries.toLocaleString('en-US') : '—'}`).join(' · ');
-    const ap = new PlanApplier(remotes, {
-      concurrency: o.concurrency,
-      trash: o.trash,
-      log: o.log,
-      signal: o.signal,
-      onProgress: (p) => {
-        if (Date.now() - shown < 200) return;
-        shown = Date.now();
-        o.progress?.update(totals.files ? copyLine(p.files, totals.files, p.bytes, totals.bytes, Date.now() - at) : `listing: ${listed()} · copied ${p.files.toLocaleString('en-US')} files so far`);
-      },
-    });
-    const opts = { mode: o.mode, delete: o.delete, conflicts: o.conflicts };
-    let firstStart = 0;
-    const stream =
-      o.dryRun || o.maxDelete !== undefined
-        ? undefined
-        : new StreamPlanner(l, opts, o.hosts.map((_, h) => remotes[h] !== null), (h, a) => {
-            firstStart ||= Date.now();
-            ap.enqueue(h, a);
-          });
-    o.progress?.update(`listing: ${listed()}`);
-    try {
-      await Promise.all(
-        involved.map(async (h) => {
-          const r = remotes[h];
-          if (!r) return;
-          try {
-            roots[h] = await listHost(r, l, h, {
-              exclude: o.exclude,
-              signal: o.signal,
-              onDir: stream ? (row, rows) => stream.onDir(h, row, rows) : undefined,
-              onEntries: (k) => {
-                reports[h]!.entries += k;
-                if (Date.now() - shown > 200) {
-                  shown = Date.now();
-                  o.progress?.update(`listing: ${listed()}${ap.progress.files ? ` · copied ${ap.progress.files.toLocaleString('en-US')} files so far` : ''}`);
-                }
-              },
-            });
-          } catch (err) {
-            if (o.signal?.aborted) throw err;
-            // a directory this host cannot list would look like deleted files: never plan on that
-            if (classify(err) !== 'again') throw err;
-            lost(h, 'down', err);
-            stream?.hostDown(h);
-            o.log.warn(`${r.name} stopped answering while listed: ${(err as Error).message}; going on without it`, { host: r.name });
-          }
-        }),
-      );
-    } catch (err) {
-      stream?.stop();
-      ap.halt();
-      await ap.drain();
-      throw err;
+      throw (failure as PromiseRejectedResult).reason;
     }
     stream?.stop();
+    const applier = ap!;
     for (const h of involved) if (remotes[h]) reports[h]!.entries = l.count(h);
-    o.log.debug(`listed ${l.rows} paths in ${Date.now() - lt}ms (${listed()}); ${ap.progress.actions} change(s) done meanwhile${firstStart ? `, the first started after ${firstStart - lt}ms` : ''}`);
+    o.log.debug(`listed ${l.rows} paths in ${Date.now() - lt}ms (${listed()}); ${applier.progress.actions} change(s) done meanwhile${firstStart ? `, the first started after ${firstStart - lt}ms` : ''}`);
 
     // 4. plan
     o.progress?.update(`planning: comparing ${l.rows.toLocaleString('en-US')} paths`);
-    const live = o.hosts.map((_, h) => remotes[h] !== null && !ap.isDown(h));
+    const live = o.hosts.map((_, h) => remotes[h] !== null && !applier.isDown(h));
     const pt = Date.now();
     const first = reconcile(l, { ...opts, live, roots, maxDelete: o.maxDelete });
     o.log.debug(`planned in ${Date.now() - pt}ms: ${first.plan.differing} path(s) differ`);
     out.plan = first.plan;
     first.plan.hosts.forEach((hp, h) => (reports[h]!.planned = hp.counts));
     if (first.stop || o.dryRun || first.plan.differing === 0) {
-      await ap.drain(); // (nothing was started unless the listing said all was well)
+      await applier.drain(); // (nothing was started unless the listing said all was well)
       if (first.stop) {
         o.progress?.stop('stopped before changing anything');
         out.stop = first.stop;
@@ -240,15 +276,15 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
     if (!stream) at = Date.now();
     const rest = stream ? withoutStarted(first.plan, l, stream) : first.plan;
     const applyStart = Date.now();
-    await ap.drain();
-    o.progress?.update(copyLine(ap.progress.files, files, ap.progress.bytes, bytes, Date.now() - at));
-    await ap.apply(rest);
+    await applier.drain();
+    o.progress?.update(copyLine(applier.progress.files, files, applier.progress.bytes, bytes, Date.now() - at));
+    await applier.apply(rest);
     out.rounds = 1;
-    while (ap.changed.size > 0 && out.rounds < MAX_ROUNDS && !o.signal?.aborted) {
-      const paths = topmost([...ap.changed]);
-      ap.changed.clear();
+    while (applier.changed.size > 0 && out.rounds < MAX_ROUNDS && !o.signal?.aborted) {
+      const paths = topmost([...applier.changed]);
+      applier.changed.clear();
       const again = new Listings(o.hosts.map((h) => h.name), 64);
-      const up = o.hosts.map((_, h) => remotes[h] !== null && !ap.isDown(h));
+      const up = o.hosts.map((_, h) => remotes[h] !== null && !applier.isDown(h));
       await Promise.all(
         involved.map(async (h) => {
           if (!up[h]) return;
@@ -256,12 +292,12 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
             await listPaths(remotes[h]!, again, h, paths, { exclude: o.exclude, signal: o.signal });
           } catch (err) {
             if (classify(err) !== 'again') throw err;
-            ap.markDown(h, err as Error);
+            applier.markDown(h, err as Error);
             up[h] = false;
           }
         }),
       );
-      const deleted = ap.done.reduce((s, c) => s + c.remove, 0);
+      const deleted = applier.done.reduce((s, c) => s + c.remove, 0);
       const next = reconcile(again, {
         mode: o.mode,
         delete: o.delete,
@@ -272,22 +308,22 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
       });
       if (next.stop) {
         o.log.warn(next.stop.message);
-        for (const p of paths) ap.changed.add(p);
+        for (const p of paths) applier.changed.add(p);
         break;
       }
       o.log.info(`${paths.length} path(s) changed while repairing: planned again (round ${out.rounds + 1})`);
-      await ap.apply(next.plan);
+      await applier.apply(next.plan);
       out.rounds++;
     }
     o.log.debug(`applied in ${Date.now() - applyStart}ms after the listing (${out.rounds} round${out.rounds === 1 ? '' : 's'})`);
-    o.progress?.stop(copyLine(ap.progress.files, files, ap.progress.bytes, bytes, Date.now() - at, true));
-    ap.done.forEach((c, h) => (reports[h]!.done = c));
-    for (const [h, err] of ap.down) {
+    o.progress?.stop(copyLine(applier.progress.files, files, applier.progress.bytes, bytes, Date.now() - at, true));
+    applier.done.forEach((c, h) => (reports[h]!.done = c));
+    for (const [h, err] of applier.down) {
       reports[h]!.state = 'down';
       reports[h]!.error = err.message;
     }
-    out.failed = ap.failed;
-    out.unresolved = [...ap.changed].sort();
+    out.failed = applier.failed;
+    out.unresolved = [...applier.changed].sort();
     if (o.signal?.aborted) out.unresolved.push('(interrupted)');
     return finish(out, exitFor(out), t0);
   } finally {

@@ -86,3 +86,23 @@ test('wasStarted tells the full plan what to leave out', () => {
   assert.equal(sp.wasStarted(1, l.row('n')!), true);
   assert.equal(sp.wasStarted(0, l.row('n')!), false);
 });
+
+test('a file every host holds starts when the last of them reports it, before any root is complete, and only once', () => {
+  const link = { mode: { kind: 'link' as const, source: 0, target: 1 }, delete: true };
+  const { started, list } = setup([{ d: D(), 'd/f': F(200), 'd/same': F(1), 'd/new': F(1) }, { d: D(), 'd/f': F(100), 'd/same': F(1), 'd/old': F(1) }], link);
+  // host2 (over SFTP) lists its root, then d; host1 (a walk) completes d long before its root
+  list(1, '');
+  list(1, 'd');
+  assert.deepEqual(started, []);
+  list(0, 'd');
+  assert.deepEqual(started, ['h2 copy d/f'], 'held by both: decided now; d/new and d/old need the listings of d and the roots');
+  list(0, '');
+  assert.deepEqual(started.sort(), ['h2 copy d/f', 'h2 copy d/new'], 'd/f is not started again; the delete of d/old waits for the full plan');
+});
+
+test('held everywhere but a directory somewhere, or missing on one host of three: waits as before', () => {
+  const { started, list } = setup([{ x: F(300), y: F(300) }, { x: D(), y: F(100) }, { x: F(100) }]);
+  list(0, '');
+  list(1, '');
+  assert.deepEqual(started, [], 'x is a directory on h2; y is not on h3 yet');
+});

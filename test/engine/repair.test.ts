@@ -173,6 +173,37 @@ test('a host locked by someone else: exit 75 with the holder, nothing changed, o
   await held.lock.release();
 });
 
+test('a slow host: the others are listed while it connects; still nothing changes anywhere when it turns out locked', async () => {
+  seed();
+  const held = await acquireHostLock(new LocalRemote(roots[1]!, 'h2'), { host: 'other', command: 'repair' });
+  const events: string[] = [];
+  const o = opts(locals());
+  o.hosts[0]!.connect = async () => {
+    const r = new LocalRemote(roots[0]!, 'h1');
+    const walk = r.walk.bind(r);
+    r.walk = (onEntry) => (events.push('h1 listing'), walk(onEntry));
+    return r;
+  };
+  o.hosts[1]!.connect = async () => {
+    await new Promise((r) => setTimeout(r, 200));
+    events.push('h2 connected');
+    return new LocalRemote(roots[1]!, 'h2');
+  };
+  const before = roots.map(snapshot);
+  const out = await runRepair(o);
+  assert.equal(out.code, 75);
+  assert.equal(out.busy?.host, 'h2');
+  assert.deepEqual(events, ['h1 listing', 'h2 connected']);
+  assert.deepEqual(roots.map(snapshot), before);
+  assert.ok(!existsSync(join(roots[0]!, '.chain', 'lock')) && !existsSync(join(roots[2]!, '.chain', 'lock')));
+  await held.lock!.release();
+
+  // and without the lock, the same slow host is repaired with the others
+  const again = await runRepair(o);
+  assert.equal(again.code, 0);
+  assert.deepEqual(ringDiff(roots), []);
+});
+
 test('an unreachable host at connect: exit 3; an empty host stops a whole-ring repair (exit 1)', async () => {
   seed();
   const down = async () => {
