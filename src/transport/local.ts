@@ -2,7 +2,7 @@
 // semantics (lstat only, whole-second mtimes, atomic temp+rename writes, nothing written outside the
 // root). Unit tests of the engine run against it, and the daemon reads its own root through it, so the
 // hot paths (lstat, readdir) cost one or two syscalls per entry.
-import { constants as C, lstatSync, readlinkSync, type Stats } from 'node:fs';
+import { constants as C, lstatSync, readlinkSync, openSync, writeSync, fchmodSync, futimesSync, closeSync, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { isAbsolute, posix } from 'node:path';
@@ -12,6 +12,7 @@ import { UnsafePathError, ancestors, joinRel, parentOf, safeRel, underRoot } fro
 import { STATE_DIR, TMP_DIR, isReserved, tempName } from '../core/names.js';
 import { SourceChangedError, type FileReader, type PutOptions, type PutSource, type Remote } from './remote.js';
 import { findWalk } from './local-walk.js';
+import { localContent } from './content.js';
 
 /** readdir lstats this many entries in a row, then lets other work run */
 const LSTAT_CHUNK = 256;
@@ -198,41 +199,18 @@ export class LocalRemote implements Remote {
   async openRead(path: string, expect: Entry): Promise<FileReader> {
     const rel = this.target(path);
     if ((await this.dirState(parentOf(rel), path)) !== 'ok') throw new SourceChangedError(rel);
-    const fh = await openSource(underRoot(this.root, rel), rel);
-    const check = async () => {
-      const st = await fh.stat();
-      if (!st.isFile() || st.size !== expect.size || Math.floor(st.mtimeMs / 1000) !== expect.mtime) throw new SourceChangedError(rel);
-    };
-    try {
-      await check();
-    } catch (err) {
-      await fh.close();
-      throw err;
-    }
-    let closed = false;
-    return {
-      size: expect.size,
-      readAt: async (buf, pos) => {
-        let got = 0;
-        while (got < buf.length) {
-          const { bytesRead } = await fh.read(buf, got, buf.length - got, pos + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-        return got;
-      },
-      verify: check,
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        await fh.close();
-      },
-    };
+    // a small file is read whole and checked right here (no thread-pool round trips); a large one
+    // is checked now and again when sent
+    return localContent(underRoot(this.root, rel), expect, rel);
   }
 
   async putFrom(path: string, src: FileReader, opts: PutOptions): Promise<void> {
     const rel = this.target(path);
     await this.replace(rel, async (tmp) => {
+      if (src.whole) {
+        writeWhole(tmp, src.whole, opts);
+        return src.verify();
+      }
       const out = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
       try {
         const buf = Buffer.allocUnsafe(Math.max(1, Math.min(src.size, COPY_CHUNK)));
@@ -443,6 +421,18 @@ export class LocalRemote implements Remote {
 
   private where(rel: string): string {
     return `${this.name}:${underRoot(this.root, rel)}`;
+  }
+}
+
+/** a small file already in memory, written to a new temp file in this thread (no pool round trips) */
+function writeWhole(tmp: string, data: Buffer, opts: PutOptions): void {
+  const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+  try {
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+    fchmodSync(fd, opts.mode & MODE_BITS);
+    futimesSync(fd, opts.mtime, opts.mtime);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -73,6 +73,8 @@ export interface Remote {
 /** A file being read for sending: positional reads, and a last check that it is still the planned version. */
 export interface FileReader {
   readonly size: number;
+  /** the whole content, when the reader already holds it (a small local file, read at open) */
+  readonly whole?: Buffer;
   /** fills buf from pos; returns the bytes read (fewer only at the end of the file) */
   readAt(buf: Buffer, pos: number): Promise<number>;
   /** throws SourceChangedError when the file no longer matches what was planned */
