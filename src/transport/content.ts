@@ -4,21 +4,14 @@
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import type { Entry } from '../core/types.js';
-import { SourceChangedError } from './remote.js';
+import { SourceChangedError, type FileReader } from './remote.js';
 
 /** Files up to this size are read and written in one piece. */
 export const SMALL_FILE = 64 * 1024;
 
-/** Content to send: its size, positional reads, and a last check that it is still what was planned. */
-export interface Content {
-  readonly size: number;
-  /** the whole content, when it is already in memory (small files) */
-  readonly whole?: Buffer;
-  readAt(buf: Buffer, pos: number): Promise<number>;
-  /** throws SourceChangedError when the source no longer matches the plan */
-  verify(): Promise<void>;
-  close(): Promise<void>;
-}
+/** Content to send: a FileReader (its size, positional reads, a last check that it is still what
+ *  was planned), here one that reads a local file or a buffer. */
+export type Content = FileReader;
 
 export function bufferContent(data: Buffer): Content {
   return {
