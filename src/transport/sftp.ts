@@ -4,7 +4,7 @@
 // Many calls may run at once: requests are pipelined on the channel, bounded by the limits in
 // sftp-channel.ts.
 import { posix } from 'node:path';
-import type { Stats } from 'ssh2';
+import type { Stats, FileEntryWithStats } from 'ssh2';
 import type { Entry, DirEntry, EntryType } from '../core/types.js';
 import { MODE_BITS } from '../core/entry.js';
 import { safeRel, parentOf, joinRel } from '../core/paths.js';
@@ -22,7 +22,7 @@ export { SftpError, type SftpErrorKind } from './sftp-errors.js';
 const LIST_INSTEAD_OF_LSTAT = 8;
 
 /** READDIRs in flight on one big directory's handle */
-const READDIR_DEPTH = 4;
+const READDIR_DEPTH = 8;
 
 /** temp files older than this in .chain/tmp are leftovers of a crash; removed on first use */
 const STALE_TEMP_S = 24 * 3600;
@@ -160,20 +160,12 @@ export class SftpRemote implements Remote {
       const handle = await this.ch.opendir(abs);
       try {
         // a big directory takes many READDIRs: after a full first batch, keep several in flight on
-        // the handle (the server answers them in order, each with the next batch, then EOF)
-        let depth = 1;
-        for (let eof = false; !eof; ) {
-          const round = await Promise.all(Array.from({ length: depth }, () => this.ch.readdirChunk(abs, handle)));
-          for (const batch of round) {
-            if (!batch) {
-              eof = true;
-              break;
-            }
-            if (batch.length >= 64) depth = READDIR_DEPTH;
-            for (const e of batch) {
-              if (e.filename === '.' || e.filename === '..' || e.filename.includes('/')) continue;
-              out.push({ name: e.filename, attrs: e.attrs });
-            }
+        // the handle, a new one sent as each answer comes (the server answers them in order, each
+        // with the next batch, then EOF to every one after the last batch)
+        for (const batch of await this.readAll(abs, handle)) {
+          for (const e of batch) {
+            if (e.filename === '.' || e.filename === '..' || e.filename.includes('/')) continue;
+            out.push({ name: e.filename, attrs: e.attrs });
           }
         }
       } finally {
@@ -183,6 +175,47 @@ export class SftpRemote implements Remote {
       release();
     }
     return out;
+  }
+
+  /** every READDIR batch of an open directory handle, in order; up to READDIR_DEPTH in flight */
+  private readAll(abs: string, handle: Buffer): Promise<FileEntryWithStats[][]> {
+    const batches: (FileEntryWithStats[] | null)[] = [];
+    return new Promise((resolve, reject) => {
+      let depth = 1;
+      let inflight = 0;
+      let eof = false;
+      let failed: unknown;
+      const settle = () => {
+        if (inflight > 0) return;
+        if (failed !== undefined) reject(failed);
+        else resolve(batches.filter((b): b is FileEntryWithStats[] => b !== null));
+      };
+      const issue = () => {
+        while (!eof && failed === undefined && inflight < depth) {
+          const slot = batches.length;
+          batches.push(null);
+          inflight++;
+          this.ch.readdirChunk(abs, handle).then(
+            (batch) => {
+              inflight--;
+              if (!batch) eof = true;
+              else {
+                batches[slot] = batch;
+                if (batch.length >= 64) depth = READDIR_DEPTH;
+              }
+              if (eof || failed !== undefined) settle();
+              else issue();
+            },
+            (err: unknown) => {
+              inflight--;
+              failed ??= err;
+              settle();
+            },
+          );
+        }
+      };
+      issue();
+    });
   }
 
   async readSmall(path: string): Promise<Buffer | null> {

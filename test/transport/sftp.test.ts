@@ -254,6 +254,17 @@ describe('SftpRemote', { timeout: 300_000 }, () => {
     await assert.rejects(remote.readdir('ls/f'), (e: unknown) => e instanceof SftpError && e.kind === 'not-a-directory');
   });
 
+  test('readdir of a big directory (many READDIRs in flight) lists every entry exactly once', async () => {
+    mkdirSync(join(h.root, 'wide'), { recursive: true });
+    const names = Array.from({ length: 2500 }, (_, i) => `entry-${String(i).padStart(5, '0')}-${'x'.repeat(i % 40)}`);
+    for (const n of names) writeFileSync(join(h.root, 'wide', n), '');
+    const got = (await remote.readdir('wide')).map((d) => d.name);
+    const extra = got.filter((n, i) => got.indexOf(n) !== i || !names.includes(n));
+    assert.deepEqual(extra, []);
+    assert.equal(got.length, names.length);
+    assert.deepEqual([...got].sort(), [...names].sort());
+  });
+
   test('lstatMany answers like lstat, listing a directory that holds many of the paths', async () => {
     mkdirSync(join(h.root, 'many/sub'), { recursive: true });
     for (let i = 0; i < 20; i++) writeFileSync(join(h.root, `many/f${i}`), 'x'.repeat(i));
