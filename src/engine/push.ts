@@ -27,10 +27,10 @@ import { trashCandidates } from '../core/trash.js';
 import { TRASH_DIR } from '../core/names.js';
 import { pairMoves } from '../core/moves.js';
 import { classify } from '../core/classify.js';
-import { UnsafePathError, joinRel, parentOf, underRoot } from '../core/paths.js';
+import { joinRel, parentOf, underRoot } from '../core/paths.js';
 import { LinkMemory } from './memory.js';
 import { forEachLimit, Once } from './parallel.js';
-import { syncTree } from './treesync.js';
+import { syncTree, sendEntry } from './treesync.js';
 import { sendManifest } from './inbox.js';
 import { keepAside, type KeepHow } from './trash.js';
 
@@ -529,21 +529,11 @@ async function checkLocally(ap: Applier, dir: string, changedSince: number): Pro
     }
   }
   for (const d of listAll) if (!ap.broken) await syncTree(ap, d, { shallow: true, changedSince });
-  const keep = ap.ctx.conflicts === 'keep' ? { host: target.name } : undefined;
-  await forEachLimit(unknown, ap.ctx.concurrency ?? 64, (j) => {
+  await forEachLimit(unknown, ap.ctx.concurrency ?? 128, (j) => {
     const now = Date.now();
     return ap.guard(j.path, { path: j.path, kind: 'change', since: now, at: now }, async () => {
-      // what syncTree does for one entry (cannot be replicated: a failure of this path, said out loud)
-      if (j.problem) throw new UnsafePathError(j.path, j.problem);
-      const remote = await target.lstat(j.path);
-      const action = planPath({ path: j.path, local: j.entry, remote, lastPushed: memory.get(j.path) ?? null, deleteEnabled: false, keep });
-      if (action.op === 'skip') {
-        ap.stats.skipped++;
-        if (action.reason === 'equal') memory.set(j.path, j.entry);
-      } else {
-        await ap.structure(action);
-        await ap.content(action, remote);
-      }
+      const remote = j.problem ? null : await target.lstat(j.path);
+      await sendEntry(ap, j.path, j.entry, remote, j.problem);
       const lacked = !remote || remote.type !== 'dir';
       if (j.entry.type === 'dir' && !ap.broken && (lacked || j.entry.mtime >= changedSince)) await syncTree(ap, j.path, { remoteEmpty: lacked, shallow: true, changedSince });
     });

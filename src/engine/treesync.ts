@@ -30,7 +30,7 @@ export interface TreeSyncOptions {
 }
 
 export async function syncTree(ap: Applier, root: string, opts: TreeSyncOptions = {}): Promise<void> {
-  const { source, target, exclude, memory } = ap.ctx;
+  const { source, target, exclude } = ap.ctx;
   const conc = ap.ctx.concurrency ?? 128;
   await pool<DirJob>([{ dir: root, remoteEmpty: opts.remoteEmpty ?? false }], opts.dirConcurrency ?? 4, async (job, more) => {
     if (ap.broken) return;
@@ -46,23 +46,33 @@ export async function syncTree(ap: Applier, root: string, opts: TreeSyncOptions 
     await forEachLimit(jobs, conc, async (j) => {
       const retry = { path: j.path, kind: 'change' as const, since: Date.now(), at: Date.now() };
       await ap.guard(j.path, retry, async () => {
-        // cannot be replicated (a name that is not UTF-8): a failure of this path, said out loud
-        if (j.problem) throw new UnsafePathError(j.path, j.problem);
-        const keep = ap.ctx.conflicts === 'keep' ? { host: target.name } : undefined;
-        const action = planPath({ path: j.path, local: j.local, remote: j.remote, lastPushed: memory.get(j.path) ?? null, deleteEnabled: false, keep });
-        if (action.op === 'skip') {
-          ap.stats.skipped++;
-          if (action.reason === 'equal') memory.set(j.path, j.local);
-        } else {
-          await ap.structure(action);
-          await ap.content(action, j.remote);
-        }
+        await sendEntry(ap, j.path, j.local, j.remote, j.problem);
         const remoteEmpty = !j.remote || j.remote.type !== 'dir';
         const recent = opts.changedSince !== undefined && j.local.mtime >= opts.changedSince;
         if (j.local.type === 'dir' && !ap.broken && (remoteEmpty || !opts.shallow || recent)) more({ dir: j.path, remoteEmpty });
       });
     });
   });
+}
+
+/**
+ * One entry of a tree compare: make the target hold the local entry where that changes something
+ * (adds and updates only; the planner's rules decide a newer target), and remember it when the
+ * target holds it already. Runs inside the caller's guard.
+ */
+export async function sendEntry(ap: Applier, path: string, local: Entry, remote: Entry | null, problem?: string): Promise<void> {
+  // cannot be replicated (a name that is not UTF-8): a failure of this path, said out loud
+  if (problem) throw new UnsafePathError(path, problem);
+  const { memory, target } = ap.ctx;
+  const keep = ap.ctx.conflicts === 'keep' ? { host: target.name } : undefined;
+  const action = planPath({ path, local, remote, lastPushed: memory.get(path) ?? null, deleteEnabled: false, keep });
+  if (action.op === 'skip') {
+    ap.stats.skipped++;
+    if (action.reason === 'equal') memory.set(path, local);
+  } else {
+    await ap.structure(action);
+    await ap.content(action, remote);
+  }
 }
 
 /** Work-queue with bounded parallelism where jobs may add jobs. */
