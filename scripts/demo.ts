@@ -7,7 +7,9 @@ import { startHosts } from '../test/support/sshd.js';
 import { chain, spawnChain, type Daemon } from '../test/support/chain.js';
 import { ringDiff, snapshot, until } from '../test/support/tree.js';
 
-const say = (s: string) => process.stdout.write(`\n\x1b[1m== ${s}\x1b[0m\n`);
+// bold only on a terminal (NO_COLOR honoured): a log or a pipe gets plain text
+const bold = process.stdout.isTTY && !process.env.NO_COLOR ? (s: string) => `\x1b[1m${s}\x1b[0m` : (s: string) => s;
+const say = (s: string) => process.stdout.write(`\n${bold(`== ${s}`)}\n`);
 
 async function main() {
   say('starting 3 sshd hosts on 127.0.0.1 (own host key, port and root each)');
