@@ -1,6 +1,7 @@
 // Progress of long work: an ora spinner on a TTY, plain log lines (at most every few seconds)
-// otherwise, nothing with --no-progress or --json. ora is loaded only for a spinner, and in the
-// background (it costs ~0.1 s of CPU to import: cron and scripts never pay it).
+// otherwise; disabled (--no-progress, --json), only the start and end of each phase are logged.
+// ora is loaded only for a spinner, and in the background (it costs ~0.1 s of CPU to import: cron
+// and scripts never pay it).
 import type { Ora } from 'ora';
 import type { Logger } from '../core/log.js';
 

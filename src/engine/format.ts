@@ -1,6 +1,6 @@
 // Human-readable sizes and ages for log lines and status output.
 export function fmtBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
+  if (n < 1024) return `${Math.round(n)} B`; // a rate can be fractional
   const u = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n / 1024;
   let i = 0;
