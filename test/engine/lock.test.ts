@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { tmpdir, hostname } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { LocalRemote } from '../../src/transport/local.js';
+import { until } from '../support/tree.js';
 import { LOCK_PATH, acquireHostLock, acquireLocalLock, gate, localHolder, readLocalLock, type LockInfo } from '../../src/engine/lock.js';
 
 let dir: string;
@@ -21,6 +22,14 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const lockFile = () => join(root, LOCK_PATH);
 const readLock = (): LockInfo => JSON.parse(readFileSync(lockFile(), 'utf8'));
+/** the lock file, or undefined while it is being rewritten */
+const tryRead = (): LockInfo | undefined => {
+  try {
+    return readLock();
+  } catch {
+    return undefined;
+  }
+};
 /** a pid that surely is not running: a child that has exited */
 const deadPid = (): number => spawnSync(process.execPath, ['-e', '0']).pid!;
 const writeLock = (i: Partial<LockInfo>) => {
@@ -81,11 +90,15 @@ test('host lock: refreshed while held; a lock taken over by someone else is not 
   const a = await acquireHostLock(remote, { host: 'apollo', command: 'repair', ttlMs: 2000, refreshMs: 50 });
   assert.ok(a.lock);
   const first = readLock().expires;
-  await new Promise((r) => setTimeout(r, 200));
-  assert.ok(readLock().expires > first, 'expiry pushed forward');
-  writeLock({ token: 'someone-else', host: 'intruder' });
-  await new Promise((r) => setTimeout(r, 200));
-  assert.equal(a.lock.lost, true);
+  // polled, never slept: on two busy cores a 50 ms timer may run late
+  await until(() => (tryRead()?.expires ?? 0) > first, 10_000, 'the expiry pushed forward');
+  // A refresh already past its read may write our lock back over the intruder's (the protocol's
+  // read-then-write is not atomic; the intruder then sees our token and steps back). Keep the
+  // intruder's lock in place until our refresh notices it.
+  await until(() => {
+    if (tryRead()?.token !== 'someone-else') writeLock({ token: 'someone-else', host: 'intruder' });
+    return a.lock!.lost;
+  }, 10_000, 'the takeover noticed', 20);
   await a.lock.release();
   assert.equal(readLock().host, 'intruder', 'not ours any more: left alone');
 });
@@ -95,9 +108,9 @@ test('gate: resolves at once when nothing is locked; waits while the own root or
   mkdirSync(targetRoot);
   const target = new LocalRemote(targetRoot, 'h2');
   const ac = new AbortController();
-  const t0 = Date.now();
-  await gate(target, root, ac.signal, { everyMs: 20 });
-  assert.ok(Date.now() - t0 < 500);
+  const quiet: string[] = [];
+  await gate(target, root, ac.signal, { everyMs: 20, log: { info: (m) => quiet.push(m), warn() {}, error() {}, debug() {} } });
+  assert.deepEqual(quiet, [], 'nothing locked: no pause');
 
   for (const locked of [remote, target]) {
     const held = await acquireHostLock(locked, { host: 'apollo', command: 'repair' });
@@ -105,9 +118,11 @@ test('gate: resolves at once when nothing is locked; waits while the own root or
     const lines: string[] = [];
     let done = false;
     const g = gate(target, root, ac.signal, { everyMs: 20, log: { info: (m) => lines.push(m), warn() {}, error() {}, debug() {} } }).then(() => (done = true));
-    await new Promise((r) => setTimeout(r, 150));
+    const paused = () => lines.filter((l) => l.startsWith('paused')).length;
+    await until(() => paused() > 0, 10_000, `the pause while ${locked.name} is locked`, 10);
+    await new Promise((r) => setTimeout(r, 150)); // several more polls of the lock (proving a negative)
     assert.equal(done, false, `paused while ${locked.name} is locked`);
-    assert.equal(lines.filter((l) => l.startsWith('paused')).length, 1, 'logged once');
+    assert.equal(paused(), 1, 'logged once');
     await held.lock.release();
     await g;
     assert.match(lines.at(-1)!, /resuming/);
