@@ -35,6 +35,20 @@ export function decideFile(local: Entry, remote: Entry, last: Entry | null | und
   return { winner: 'remote', reason: 'remote-newer', conflict: false };
 }
 
+/**
+ * Two modes of one directory (the only thing compared for directories). A chmod has no version to
+ * compare (no mtime change; SFTP carries no ctime), so: the target still holds what this link last
+ * pushed there (or found there) — only we changed it: ours wins; anything else — it changed there
+ * too, or the link has no memory of it — the higher mode wins, the same on every host.
+ * Why not "ours always": cp -a, tar and rsync make a directory 0700 while they fill it and chmod it
+ * after; a pusher that read it in between sends 0700 on, and that version, coming back round the ring
+ * to its origin after the chmod, must not undo it there (the ring then settled on 0700 everywhere).
+ */
+export function decideDir(local: Entry, remote: Entry, last: Entry | null | undefined): 'local' | 'remote' {
+  if (last && last.type === 'dir' && sameEntry(remote, last)) return 'local';
+  return local.mode > remote.mode ? 'local' : 'remote';
+}
+
 /** UTC "YYYYMMDD-HHMMSS" of a time in whole seconds */
 export function stamp(sec: number): string {
   const iso = new Date(sec * 1000).toISOString(); // 2024-05-01T12:34:56.000Z

@@ -3,7 +3,7 @@
 // identical entry and is skipped. Which of two different files wins is core/conflict.ts.
 import type { Action, Entry } from './types.js';
 import { sameContent, sameEntry } from './entry.js';
-import { conflictName, decideFile } from './conflict.js';
+import { conflictName, decideDir, decideFile } from './conflict.js';
 
 export interface PlanInput {
   path: string;
@@ -52,7 +52,7 @@ export function planPath(i: PlanInput): Action {
     case 'dir':
       if (!remote) return goneThere(i, local) ?? { op: 'mkdir', path, local };
       if (remote.type !== 'dir') return { op: 'mkdir', path, local, replace: remote };
-      return { op: 'setattr', path, local };
+      return decideDir(local, remote, i.lastPushed) === 'local' ? { op: 'setattr', path, local } : { op: 'skip', path, reason: 'remote-newer' };
     case 'symlink':
       if (!remote) return goneThere(i, local) ?? { op: 'symlink', path, local };
       return remote.type === 'dir' ? { op: 'symlink', path, local, replace: remote } : { op: 'symlink', path, local };

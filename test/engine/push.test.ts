@@ -127,6 +127,26 @@ test('a newer file on the target is not overwritten by an older local one', asyn
   assert.equal(statSync(join(b, 'f')).size, 5);
 });
 
+test('a directory chmod is not undone by the older mode coming back round the ring', async () => {
+  // cp -a, tar and rsync make a directory 0700 and chmod it once it is filled; a pusher that read it
+  // in between sent 0700 on. That version, back at its origin after the chmod, must lose there.
+  mkdirSync(join(a, 'up'), { mode: 0o700 });
+  chmodSync(join(a, 'up'), 0o700);
+  mkdirSync(join(b, 'up'));
+  chmodSync(join(b, 'up'), 0o755);
+  const up = (await new LocalRemote(a, 'a').lstat('up'))!;
+  await pushBatch({ ...ctx(), ringSize: 3 }, [{ ...ch('up'), arrived: { hops: 1, entry: up, origin: 'c' } }]);
+  assert.equal(statSync(join(b, 'up')).mode & 0o777, 0o755, 'the target keeps its chmod');
+  const notice = (await drainInbox(b)).find((c) => c.path === 'up')?.arrived;
+  assert.equal(notice?.entry?.mode, 0o755, 'the target is told its version wins, so it sends it round');
+  assert.equal(notice?.origin, 'b');
+  // a chmod made here, over what this link last pushed there, is carried even when it lowers the mode
+  const m = new LinkMemory();
+  m.set('up', (await new LocalRemote(b, 'b').lstat('up'))!);
+  await pushBatch({ ...ctx(m), ringSize: 3 }, [ch('up')]);
+  assert.equal(statSync(join(b, 'up')).mode & 0o777, 0o700);
+});
+
 test('tree sync sends only what differs and never deletes', async () => {
   for (let i = 0; i < 50; i++) {
     mkdirSync(join(a, `s/${i % 5}`), { recursive: true });

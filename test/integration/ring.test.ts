@@ -1,12 +1,13 @@
 // Issue 2, end to end as a new user would: three real sshd hosts on loopback, a config per
 // DESIGN.md, `chain check`, `chain watch` on each host, then files made, edited, moved and deleted
 // on different hosts converge everywhere; each host is written once per change; no temp name is
-// ever visible outside .chain/; SIGTERM exits 0.
+// ever visible outside .chain/; a tree copied in with cp -a keeps its directory modes; SIGTERM exits 0.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, symlinkSync, chmodSync, appendFileSync, rmSync, renameSync, utimesSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import watcher from '@parcel/watcher';
 import { startHosts, type Ring } from '../support/sshd.js';
 import { chain, spawnChain, type Daemon } from '../support/chain.js';
@@ -125,7 +126,24 @@ test('watch replicates, converges and ends the loop', { timeout: 300_000 }, asyn
   }
   assert.deepEqual(leaked, [], 'temp names visible outside .chain/');
 
-  // 3. SIGTERM: each daemon exits 0
+  // 3. a tree copied in with cp -a: cp makes each directory 0700 while it fills it and chmods it
+  // after, so pushers may read it in between; the chmod must win everywhere, on host1 too
+  const staging = join(ring.dir, 'import-staging');
+  for (let i = 0; i < 30; i++) {
+    const dir = join(staging, `y${i % 3}/m${i}`);
+    mkdirSync(dir, { recursive: true });
+    for (let j = 0; j < 60; j++) writeFileSync(join(dir, `p${j}.jpg`), `photo ${i}/${j}`);
+  }
+  chmodSync(staging, 0o755);
+  execFileSync('cp', ['-a', staging, join(r1, 'imported')]);
+  const dirModes = (root: string) => [...snapshot(root)].filter(([p, e]) => p.startsWith('imported') && e.type === 'dir').map(([p, e]) => `${p} ${e.mode}`);
+  await until(() => ringDiff(roots).length === 0 && [...snapshot(h3.root).keys()].filter((p) => p.startsWith('imported/')).length === 30 * 60 + 33, 120_000, () => `imported tree:\n${ringDiff(roots).slice(0, 10).join('\n')}`);
+  for (const root of roots) assert.deepEqual(dirModes(root).filter((l) => !l.endsWith(' 755')), [], `directory modes on ${root}`);
+  // a directory closed down on host2 is closed down everywhere (a lower mode, carried as host2's change)
+  chmodSync(join(h2.root, 'imported/y0'), 0o750);
+  await until(() => roots.every((root) => snapshot(root).get('imported/y0')?.mode === '750'), 60_000, () => `chmod 750 from host2: ${roots.map((r) => snapshot(r).get('imported/y0')?.mode)}`);
+
+  // 4. SIGTERM: each daemon exits 0
   const codes = await Promise.all(daemons.splice(0).map((d) => d.stop('SIGTERM')));
   assert.deepEqual(codes, [0, 0, 0]);
 });
