@@ -28,6 +28,7 @@ import { clearInbox, drainInbox } from './inbox.js';
 import { watchDir, watchTree, writeSnapshot, type TreeWatch, type Watch } from './watcher.js';
 import type { DaemonStatus } from './status.js';
 import { sleep } from './backoff.js';
+import { Holds, HOLD_MAX_MS } from './holds.js';
 
 /** What the daemon needs to know of the ring; re-read on reload. */
 export interface RingView {
@@ -76,10 +77,13 @@ export class WatchDaemon {
   private nextView: RingView | null = null;
   private stopping = false;
   private readonly stopped = new AbortController();
+  /** what our predecessors' batches are writing here now (engine/holds.ts) */
+  private readonly holds: Holds;
 
   constructor(private readonly o: DaemonOptions) {
     this.view = o.resolve();
     this.exclude = compileExclude(this.view.exclude);
+    this.holds = new Holds(Math.max(HOLD_MAX_MS, 5 * this.view.intervalMs));
   }
 
   private get snapshotFile(): string {
@@ -105,6 +109,7 @@ export class WatchDaemon {
       ringSize: v.ring.length,
       progress: this.o.progress,
       gate: this.o.gate,
+      holds: this.holds,
     });
   }
 
@@ -138,7 +143,9 @@ export class WatchDaemon {
       // the watcher may have lost events in a large burst (inotify overflow): compare those directories
       onRescan: (dirs) => {
         const now = Date.now();
-        this.toAll(dirs.filter((d) => !this.exclude(d)).map((path) => ({ path, kind: 'change' as const, since: now, at: now, tree: true })));
+        const changes = dirs.filter((d) => !this.exclude(d)).map((path) => ({ path, kind: 'change' as const, since: now, at: now, tree: true }));
+        this.successor.queue.addRescan(changes);
+        this.bypass?.runner.queue.addRescan(changes);
       },
     });
     this.inbox = await watchDir(join(v.root, INBOX_DIR), () => void this.pullInbox());
@@ -194,7 +201,22 @@ export class WatchDaemon {
   }
 
   private async pullInbox(): Promise<void> {
-    this.toAll((await drainInbox(this.view.root, (m) => this.o.log.warn(m))).filter((c) => !this.exclude(c.path)));
+    let holdsChanged = false;
+    const changes = await drainInbox(
+      this.view.root,
+      (m) => this.o.log.warn(m),
+      (from, notice) => {
+        this.holds.update(from, notice);
+        holdsChanged ||= !!notice.release;
+      },
+    );
+    this.toAll(changes.filter((c) => !this.exclude(c.path)));
+    if (holdsChanged) this.releaseHeld();
+  }
+
+  private releaseHeld(): void {
+    this.successor?.releaseHeld();
+    this.bypass?.runner.releaseHeld();
   }
 
   /** changes made while the daemon was down, from the last snapshot: only those are sent */
@@ -235,8 +257,9 @@ export class WatchDaemon {
     }
   }
 
-  /** once a second: start or end the bypass */
+  /** once a second: start or end the bypass; let go of what a lapsed hold kept */
   private tick(): void {
+    if (this.holds.active) this.releaseHeld();
     const v = this.view;
     const succ = this.successor.link;
     if (this.bypass && succ.up) {

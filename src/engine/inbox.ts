@@ -20,6 +20,16 @@ interface Manifest {
   v: 1;
   from: string;
   changes: [path: string, kind: 'c' | 'd', at: number, hops?: number, entry?: PackedEntry, origin?: string][];
+  /** the sender's batch writes under these paths now ('' = anywhere): engine/holds.ts */
+  hold?: string[];
+  /** the sender's batch is over (its hold ends) */
+  release?: true;
+}
+
+/** what a manifest may say besides its changes (engine/holds.ts) */
+export interface HoldNotice {
+  hold?: string[];
+  release?: boolean;
 }
 
 /** how far a manifest may send a path on through hosts that hold it already (rings are ≤ ~16) */
@@ -27,9 +37,9 @@ const MAX_HOPS = 64;
 
 let seq = 0;
 
-/** Leave a manifest of changes on the target. */
-export async function sendManifest(target: Remote, from: string, changes: Change[]): Promise<void> {
-  if (changes.length === 0) return;
+/** Leave a manifest of changes (and a hold or its release) on the target. */
+export async function sendManifest(target: Remote, from: string, changes: Change[], notice: HoldNotice = {}): Promise<void> {
+  if (changes.length === 0 && !notice.hold && !notice.release) return;
   const m: Manifest = {
     v: 1,
     from,
@@ -39,14 +49,17 @@ export async function sendManifest(target: Remote, from: string, changes: Change
       // an origin is only meaningful next to the entry it held
       return c.origin === undefined || c.entry === undefined ? [c.path, kind, c.at, c.hops, packEntry(c.entry ?? null)] : [c.path, kind, c.at, c.hops, packEntry(c.entry), c.origin];
     }),
+    ...(notice.hold && { hold: notice.hold }),
+    ...(notice.release && { release: true as const }),
   };
   const name = `${Date.now().toString().padStart(14, '0')}-${process.pid}-${(seq++).toString().padStart(6, '0')}.json`;
   await target.writeSmall(`${INBOX_DIR}/${name}`, JSON.stringify(m));
 }
 
 /** Read and remove every manifest in this host's inbox, oldest first. Bad ones are dropped; a path
- *  that could lead outside the root ("..", absolute, NUL) is dropped and told to onUnsafe. */
-export async function drainInbox(root: string, onUnsafe?: (message: string) => void): Promise<PendingChange[]> {
+ *  that could lead outside the root ("..", absolute, NUL) is dropped and told to onUnsafe. Each
+ *  manifest's sender and hold notice go to onHold, in order (a manifest without one renews a hold). */
+export async function drainInbox(root: string, onUnsafe?: (message: string) => void, onHold?: (from: string, notice: HoldNotice) => void): Promise<PendingChange[]> {
   const dir = join(root, INBOX_DIR);
   let names: string[];
   try {
@@ -59,6 +72,10 @@ export async function drainInbox(root: string, onUnsafe?: (message: string) => v
     const file = join(dir, name);
     try {
       const m = JSON.parse(await fs.readFile(file, 'utf8')) as Manifest;
+      if (m.v === 1 && typeof m.from === 'string' && onHold) {
+        const hold = Array.isArray(m.hold) ? m.hold.filter((p): p is string => typeof p === 'string' && isSafe(p)) : undefined;
+        onHold(m.from, { ...(hold && { hold }), ...(m.release === true && { release: true }) });
+      }
       if (m.v === 1 && Array.isArray(m.changes)) {
         for (const [path, kind, at, hops, entry, origin] of m.changes) {
           try {
@@ -91,4 +108,14 @@ export async function clearInbox(root: string): Promise<void> {
   const dir = join(root, INBOX_DIR);
   const names = await fs.readdir(dir).catch(() => [] as string[]);
   await Promise.all(names.map((n) => fs.rm(join(dir, n), { force: true })));
+}
+
+/** a path a manifest may name: relative, inside the root ('' is the root itself) */
+function isSafe(path: string): boolean {
+  try {
+    safeRel(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -93,7 +93,9 @@ export class LinkMemory {
   /** save if it is time: every few minutes with changes, or after many changes (e.g. a large batch) */
   checkpoint(now = Date.now()): void {
     if (!this.file || this.unsaved === 0) return;
-    if (this.unsaved >= this.after || now - this.savedAt >= this.every) this.save(now);
+    // a save writes the whole table: past `after` changes, wait for a quarter of the table's size
+    // too, so a stream of bursts over a large tree costs O(1) per change, not O(tree) per batch
+    if (this.unsaved >= Math.max(this.after, this.table.size >> 2) || now - this.savedAt >= this.every) this.save(now);
   }
 
   /** write the file now (atomically: temp, fsync, rename); a no-op without a file or changes */

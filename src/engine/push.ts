@@ -99,6 +99,9 @@ export interface PushContext {
   /** what the predecessor said of a path still waiting in this link's queue (its inbox manifest):
    *  a tree sync that sends such a path before its turn passes the origin on (see note()) */
   arrivedOf?: (path: string) => PendingChange['arrived'] | undefined;
+  /** a whole tree to send on from inside a hold of our predecessor's (it is still writing there):
+   *  true = leave it for now, it is compared once the hold ends (engine/holds.ts) */
+  deferTree?: (path: string) => boolean;
   /** paths in flight at once (each is several pipelined SFTP requests) */
   concurrency?: number;
   onProgress?: (stats: PushStats) => void;
@@ -359,10 +362,16 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
         return;
       }
       const last = ctx.memory.get(change.path);
-      if (!change.arrived && !change.tree && local?.type === 'dir' && last && sameEntry(local, last)) {
+      // (the root is always there, and its mode is never sent: known there too)
+      if (!change.arrived && !change.deep && local?.type === 'dir' && ((last && sameEntry(local, last)) || change.path === '')) {
         // a directory the target holds as it is here (this link made or found it there): its
-        // entries are checked against what the link knows the target holds, not by listing it
-        planned.push({ change, local, remote: local, action: { op: 'skip', path: change.path, reason: 'equal' }, hops: (ctx.ringSize ?? 2) - 2, origin: ctx.source.name, knownThere: true });
+        // entries are checked against what the link knows the target holds, not by listing it.
+        // The directory itself is not news: when this link put it there or found it there, it
+        // went on from there as far as it had to. Announcing it again as a change of this host
+        // (an echo of our predecessor's mkdir, seen by our watcher) would make every host after
+        // the target compare the whole directory once more (bench: each relayed burst went round
+        // again as whole-tree compares). Entries sent from it are announced on their own.
+        planned.push({ change, local, remote: local, action: { op: 'skip', path: change.path, reason: 'equal' }, hops: -1, origin: ctx.source.name, knownThere: true });
         return;
       }
       if (!change.arrived && ((local && last && local.type !== 'dir' && sameEntry(local, last)) || (!local && last === null))) {
@@ -433,8 +442,12 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
   // bursts of cp -a lost files in new leaf directories without this).
   const isDeep = (p: Planned) => p.action.op === 'mkdir' || p.action.op === 'rename' || !!p.change.deep;
   const trees = planned.filter((p) => p.local?.type === 'dir' && (isDeep(p) || p.change.tree || p.change.kind === 'change'));
+  // A new tree here that our predecessor is still writing into: sending it on now would send what
+  // it wrote before the manifests naming it came, as if made here; those come as arrivals anyway,
+  // and the tree is compared once the predecessor's hold ends (engine/holds.ts).
+  const later = new Set(trees.filter((p) => !p.knownThere && isDeep(p) && ctx.deferTree?.(p.change.path)).map((p) => p.change.path));
   // (a directory checked locally covers nothing: paths of the batch under it go their own way)
-  const treeOf = new Map(trees.filter((p) => !p.knownThere).map((p) => [p.change.path, isDeep(p)]));
+  const treeOf = new Map(trees.filter((p) => !p.knownThere && !later.has(p.change.path)).map((p) => [p.change.path, isDeep(p)]));
   /** covered by a tree sync of an ancestor: a deep one covers everything below, a shallow one its entries */
   const insideTree = (path: string) => {
     if (path === '') return false;
@@ -477,7 +490,7 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
   // 5. inside new directories: compare and send the whole subtree
   for (const p of trees) {
     if (ap.broken) break;
-    if (insideTree(p.change.path)) continue;
+    if (insideTree(p.change.path) || later.has(p.change.path)) continue;
     const shallow = !isDeep(p);
     // directories whose entries changed shortly before this event are compared too
     const changedSince = Math.floor(p.change.since / 1000) - 30;
@@ -515,7 +528,7 @@ async function checkLocally(ap: Applier, dir: string, changedSince: number): Pro
       if (exclude(path)) continue;
       const known = memory.get(path);
       if (!problem && known && sameEntry(known, entry)) {
-        if (entry.type === 'dir' && entry.mtime >= changedSince) dirs.push(path);
+        if (entry.type === 'dir' && entry.mtime >= changedSince && !ap.ctx.deferTree?.(path)) dirs.push(path);
         continue;
       }
       const a = ap.ctx.arrivedOf?.(path);
@@ -528,14 +541,14 @@ async function checkLocally(ap: Applier, dir: string, changedSince: number): Pro
       listAll.push(d);
     }
   }
-  for (const d of listAll) if (!ap.broken) await syncTree(ap, d, { shallow: true, changedSince });
+  for (const d of listAll) if (!ap.broken && !ap.ctx.deferTree?.(d)) await syncTree(ap, d, { shallow: true, changedSince });
   await forEachLimit(unknown, ap.ctx.concurrency ?? 128, (j) => {
     const now = Date.now();
     return ap.guard(j.path, { path: j.path, kind: 'change', since: now, at: now }, async () => {
       const remote = j.problem ? null : await target.lstat(j.path);
       await sendEntry(ap, j.path, j.entry, remote, j.problem);
       const lacked = !remote || remote.type !== 'dir';
-      if (j.entry.type === 'dir' && !ap.broken && (lacked || j.entry.mtime >= changedSince)) await syncTree(ap, j.path, { remoteEmpty: lacked, shallow: true, changedSince });
+      if (j.entry.type === 'dir' && !ap.broken && (lacked || j.entry.mtime >= changedSince) && !ap.ctx.deferTree?.(j.path)) await syncTree(ap, j.path, { remoteEmpty: lacked, shallow: true, changedSince });
     });
   });
 }

@@ -9,15 +9,27 @@ import type { FsEvent, PendingChange } from '../core/types.js';
 import { coalesce, type Pending } from '../core/coalesce.js';
 import type { Journal } from './journal.js';
 
+export interface HoldCheck {
+  /** the predecessor is writing under this path now (engine/holds.ts) */
+  covers(path: string): boolean;
+  /** the longest a local change waits for a hold */
+  maxMs: number;
+}
+
 export class ChangeQueue {
   private window = new Map<string, Pending>();
   private timer: NodeJS.Timeout | null = null;
   private readonly ready = new Map<string, PendingChange>();
+  /** local changes whose window closed under a hold: they wait for the manifest naming them, the
+   *  end of the hold, or `until` (engine/holds.ts) */
+  private readonly deferred = new Map<string, { change: PendingChange; until: number }>();
+  private deferTimer: NodeJS.Timeout | null = null;
   private waiters: (() => void)[] = [];
 
   constructor(
     private readonly intervalMs: number,
     private readonly journal?: Journal,
+    private readonly holds?: HoldCheck,
   ) {
     // what was waiting when the process stopped goes first
     if (journal) for (const c of journal.pending()) this.merge(c);
@@ -34,12 +46,55 @@ export class ChangeQueue {
     if (!this.timer) this.timer = setTimeout(() => this.flush(), this.intervalMs);
   }
 
+  /** directories whose events the watcher may have lost (a burst): compared when the window closes,
+   *  with the burst's own events, not at once. On a host the predecessor is writing into, by then
+   *  most of what it wrote has been announced (its inbox) and forwarded as such, so the compare
+   *  finds it delivered instead of sending it again as a change of this host's own. */
+  addRescan(changes: PendingChange[]): void {
+    if (changes.length === 0) return;
+    this.journal?.add(changes);
+    for (const c of changes) {
+      const prev = this.window.get(c.path);
+      if (prev) prev.tree = true;
+      else this.window.set(c.path, { ...c, tree: true, born: false });
+    }
+    if (!this.timer) this.timer = setTimeout(() => this.flush(), this.intervalMs);
+  }
+
   /** changes that should go at once (forwarded arrivals, retries) */
   addReady(changes: Iterable<PendingChange>): void {
     const list = [...changes];
     this.journal?.add(list);
-    for (const c of list) this.merge(c);
+    for (const c of list) {
+      // our watcher's event for what the predecessor just wrote: one arrival, not two changes
+      const d = this.deferred.get(c.path);
+      if (d) {
+        this.deferred.delete(c.path);
+        this.merge(d.change);
+      }
+      this.merge(c);
+    }
     this.wake();
+  }
+
+  /** deferred changes whose hold ended or that waited long enough become ready */
+  releaseHeld(now = Date.now()): void {
+    if (this.deferTimer) clearTimeout(this.deferTimer);
+    this.deferTimer = null;
+    let next = Infinity;
+    let moved = false;
+    for (const [path, d] of this.deferred) {
+      if (now >= d.until || !this.holds?.covers(path)) {
+        this.deferred.delete(path);
+        this.merge(d.change);
+        moved = true;
+      } else next = Math.min(next, d.until);
+    }
+    if (next !== Infinity) {
+      this.deferTimer = setTimeout(() => this.releaseHeld(), Math.max(1, next - now));
+      this.deferTimer.unref();
+    }
+    if (moved) this.wake();
   }
 
   /** changes to remember on disk without making them ready now: a path that failed inside a tree
@@ -52,22 +107,34 @@ export class ChangeQueue {
   settle(paths: Iterable<string>): void {
     if (!this.journal) return;
     const done: string[] = [];
-    for (const p of paths) if (!this.window.has(p) && !this.ready.has(p)) done.push(p);
+    for (const p of paths) if (!this.window.has(p) && !this.ready.has(p) && !this.deferred.has(p)) done.push(p);
     this.journal.done(done);
   }
 
   /** everything waiting (window and ready), e.g. to seed a bypass link */
   snapshot(): PendingChange[] {
-    return [...this.ready.values(), ...this.window.values()].map((c) => ({ path: c.path, kind: c.kind, since: c.since, at: c.at, ...(c.tree ? { tree: true } : {}), ...(c.deep ? { deep: true } : {}), ...(c.arrived ? { arrived: c.arrived } : {}) }));
+    return [...this.ready.values(), ...[...this.deferred.values()].map((d) => d.change), ...this.window.values()].map((c) => ({ path: c.path, kind: c.kind, since: c.since, at: c.at, ...(c.tree ? { tree: true } : {}), ...(c.deep ? { deep: true } : {}), ...(c.arrived ? { arrived: c.arrived } : {}) }));
   }
 
-  /** close the window now (also used on shutdown) */
-  flush(): void {
+  /** close the window now; `all` (shutdown, one-shot push): what waits for a hold goes too */
+  flush(all = false): void {
+    if (all) this.releaseHeld(Infinity);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const w = this.window;
     this.window = new Map();
-    for (const p of w.values()) this.merge({ path: p.path, kind: p.kind, since: p.since, at: p.at });
+    const now = Date.now();
+    let deferred = false;
+    for (const p of w.values()) {
+      const c: PendingChange = { path: p.path, kind: p.kind, since: p.since, at: p.at, ...(p.tree && { tree: true }) };
+      if (!all && this.holds?.covers(p.path) && !this.ready.has(p.path)) {
+        const prev = this.deferred.get(p.path);
+        if (prev) Object.assign(prev.change, { kind: c.kind, at: c.at, ...(c.tree && { tree: true }) });
+        else this.deferred.set(p.path, { change: c, until: now + this.holds.maxMs });
+        deferred = true;
+      } else this.merge(c);
+    }
+    if (deferred && !this.deferTimer) this.releaseHeld(now);
     this.wake();
   }
 
@@ -115,13 +182,14 @@ export class ChangeQueue {
   }
 
   get pending(): number {
-    return this.ready.size + this.window.size;
+    return this.ready.size + this.window.size + this.deferred.size;
   }
 
   /** ms since epoch of the oldest waiting change, or null */
   oldest(): number | null {
     let min: number | null = null;
     for (const m of [this.ready, this.window]) for (const c of m.values()) if (min === null || c.since < min) min = c.since;
+    for (const { change: c } of this.deferred.values()) if (min === null || c.since < min) min = c.since;
     return min;
   }
 
@@ -135,6 +203,8 @@ export class ChangeQueue {
     const closed = this.journal?.close() ?? Promise.resolve();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.deferTimer) clearTimeout(this.deferTimer);
+    this.deferTimer = null;
     const w = this.waiters;
     this.waiters = [];
     for (const r of w) r();

@@ -5,7 +5,8 @@ import type { Remote } from '../transport/remote.js';
 import type { ExcludeFn } from '../core/exclude.js';
 import type { Logger } from '../core/log.js';
 import type { PendingChange } from '../core/types.js';
-import { ChangeQueue } from './queue.js';
+import { ChangeQueue, type HoldCheck } from './queue.js';
+import { holdPrefixes } from './holds.js';
 import { Journal } from './journal.js';
 import { LinkMemory } from './memory.js';
 import { Link, type Connector } from './link.js';
@@ -40,6 +41,8 @@ export interface RunnerOptions {
   /** before each batch: resolves when the target may be written (a repair lock pauses us) */
   gate?: (target: Remote, signal: AbortSignal) => Promise<void>;
   progress?: { start(text: string): void; update(text: string): void; stop(text: string): void };
+  /** the predecessor's holds on this host (engine/holds.ts): our own changes under them wait */
+  holds?: HoldCheck;
 }
 
 export class LinkRunner {
@@ -51,10 +54,12 @@ export class LinkRunner {
   private readonly failures = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private quit = false;
+  /** trees not sent on because the predecessor was still writing into them: compared after its hold */
+  private readonly afterHold = new Set<string>();
 
   constructor(readonly o: RunnerOptions) {
     this.journal = o.journalFile ? new Journal(o.journalFile) : undefined;
-    this.queue = new ChangeQueue(o.intervalMs, this.journal);
+    this.queue = new ChangeQueue(o.intervalMs, this.journal, o.holds);
     this.memory = new LinkMemory({ file: o.memoryFile, warn: (m) => o.log.warn(m) });
     this.link = new Link(o.target, o.connect, o.log);
     this.status = newLink(o.target, o.role);
@@ -119,7 +124,7 @@ export class LinkRunner {
       if (signal.aborted) {
         stopAt ??= Date.now() + graceMs;
         if (this.queue.pending === 0 || Date.now() > stopAt || !this.link.up) return;
-        this.queue.flush();
+        this.queue.flush(true);
       } else {
         const stop = aborted(signal);
         await Promise.race([this.queue.whenReady(), stop.promise]);
@@ -142,13 +147,29 @@ export class LinkRunner {
     }
   }
 
-  /** one batch: push it, announce what is not announced yet, log it, count it */
+  /** what a hold on this host ended or outlived lets go: our own changes, and the trees they kept */
+  releaseHeld(): void {
+    this.queue.releaseHeld();
+    if (this.afterHold.size === 0) return;
+    const now = Date.now();
+    const back: PendingChange[] = [];
+    for (const path of this.afterHold) {
+      if (this.o.holds?.covers(path)) continue;
+      this.afterHold.delete(path);
+      back.push({ path, kind: 'change', since: now, at: now, tree: true });
+    }
+    if (back.length) this.queue.addReady(back);
+  }
+
+  /** one batch: push it, announce what is not announced yet, log it, count it. A batch of some
+   *  size holds the paths it writes under on the target until its last manifest (engine/holds.ts). */
   private async pushOne(target: Remote, batch: PendingChange[]): Promise<PushResult> {
     const t0 = Date.now();
+    const unwritten = (e: unknown) => this.o.log.debug(`inbox manifest not written on ${this.o.target}: ${(e as Error).message}`);
+    const hold = holdPrefixes(batch);
+    if (hold) await sendManifest(target, this.o.self, [], { hold }).catch(unwritten);
     const res = await pushBatch({ ...this.context(target), ...this.policy }, batch);
-    if (res.changed.length) {
-      await sendManifest(target, this.o.self, res.changed).catch((e) => this.o.log.debug(`inbox manifest not written on ${this.o.target}: ${(e as Error).message}`));
-    }
+    if (res.changed.length || hold) await sendManifest(target, this.o.self, res.changed, { release: !!hold }).catch(unwritten);
     if (worked(res.stats)) this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
     this.account(res);
     return res;
@@ -165,6 +186,11 @@ export class LinkRunner {
       log: this.o.log,
       stream: (changes) => sendManifest(target, this.o.self, changes),
       arrivedOf: (path) => this.queue.arrival(path),
+      deferTree: (path) => {
+        if (!this.o.holds?.covers(path)) return false;
+        this.afterHold.add(path);
+        return true;
+      },
     };
   }
 
@@ -200,7 +226,7 @@ export class LinkRunner {
     let failed = false;
     const retries = new Map<string, number>();
     for (;;) {
-      this.queue.flush();
+      this.queue.flush(true);
       const batch = this.queue.take(this.o.batchSize ?? 1000);
       if (batch.length === 0) break;
       const res = await this.pushOne(target, batch);

@@ -49,7 +49,8 @@ export async function syncTree(ap: Applier, root: string, opts: TreeSyncOptions 
         await sendEntry(ap, j.path, j.local, j.remote, j.problem);
         const remoteEmpty = !j.remote || j.remote.type !== 'dir';
         const recent = opts.changedSince !== undefined && j.local.mtime >= opts.changedSince;
-        if (j.local.type === 'dir' && !ap.broken && (remoteEmpty || !opts.shallow || recent)) more({ dir: j.path, remoteEmpty });
+        // (not into a directory our predecessor is still writing into: compared once it is done)
+        if (j.local.type === 'dir' && !ap.broken && (remoteEmpty || !opts.shallow || recent) && !ap.ctx.deferTree?.(j.path)) more({ dir: j.path, remoteEmpty });
       });
     });
   });
