@@ -103,7 +103,9 @@ test('queue: a change waits for a hold at most maxMs; a shutdown flush lets ever
   q.addEvents([{ kind: 'create', path: 'f', at: 1 }]);
   q.flush();
   assert.equal(q.take(10).length, 0);
+  const alive = setTimeout(() => {}, 10_000); // (the queue's own timer does not keep a process up)
   await q.whenReady(); // woken by its own deadline, not by anyone releasing the hold
+  clearTimeout(alive);
   assert.deepEqual(q.take(10).map((c) => c.path), ['f']);
   q.addEvents([{ kind: 'create', path: 'g', at: 2 }]);
   q.flush(true);
