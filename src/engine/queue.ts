@@ -46,19 +46,26 @@ export class ChangeQueue {
     if (!this.timer) this.timer = setTimeout(() => this.flush(), this.intervalMs);
   }
 
-  /** directories whose events the watcher may have lost (a burst): compared when the window closes,
-   *  with the burst's own events, not at once. On a host the predecessor is writing into, by then
-   *  most of what it wrote has been announced (its inbox) and forwarded as such, so the compare
-   *  finds it delivered instead of sending it again as a change of this host's own. */
+  /** directories whose events the watcher may have lost (a burst): compared at once, which on the
+   *  host where the burst is made starts it on its way before the window closes. Under a hold
+   *  (engine/holds.ts) they wait like our own events: there the predecessor is writing, and what it
+   *  wrote comes announced. */
   addRescan(changes: PendingChange[]): void {
     if (changes.length === 0) return;
     this.journal?.add(changes);
+    const now = Date.now();
+    let ready = false;
     for (const c of changes) {
-      const prev = this.window.get(c.path);
-      if (prev) prev.tree = true;
-      else this.window.set(c.path, { ...c, tree: true, born: false });
+      const d = this.deferred.get(c.path);
+      if (d) d.change.tree = true;
+      else if (this.holds?.covers(c.path) && !this.ready.has(c.path)) this.deferred.set(c.path, { change: { ...c, tree: true }, until: now + this.holds.maxMs });
+      else {
+        this.merge({ ...c, tree: true });
+        ready = true;
+      }
     }
-    if (!this.timer) this.timer = setTimeout(() => this.flush(), this.intervalMs);
+    if (this.deferred.size && !this.deferTimer) this.releaseHeld(now);
+    if (ready) this.wake();
   }
 
   /** changes that should go at once (forwarded arrivals, retries) */

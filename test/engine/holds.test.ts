@@ -96,6 +96,21 @@ test('queue: our own changes under a hold wait; the arrival naming one takes it 
   q.close();
 });
 
+test('queue: a rescan under a hold waits with our own events; outside it, it goes at once', () => {
+  const holds = new Holds(60_000);
+  const q = new ChangeQueue(1_000_000, undefined, holds);
+  holds.update('host1', { hold: ['b0'] });
+  q.addRescan([
+    { path: 'b0/d1', kind: 'change', since: 1, at: 1 },
+    { path: 'mine', kind: 'change', since: 1, at: 1 },
+  ]);
+  assert.deepEqual(q.take(10).map((c) => c.path), ['mine']);
+  holds.update('host1', { release: true });
+  q.releaseHeld();
+  assert.deepEqual(q.take(10).map((c) => [c.path, c.tree]), [['b0/d1', true]]);
+  q.close();
+});
+
 test('queue: a change waits for a hold at most maxMs; a shutdown flush lets everything go', async () => {
   const holds = new Holds(60_000);
   const q = new ChangeQueue(1_000_000, undefined, { covers: (p) => holds.covers(p), maxMs: 50 });
