@@ -43,7 +43,7 @@ export async function listPaths(remote: Remote, l: Listings, host: number, paths
   await walk(remote, l, host, dirs, o);
 }
 
-/** a Remote that lists its whole tree in one pass (a local root) */
+/** a Remote that lists its whole tree in one pass (by find: a local root, or a host that runs it for us) */
 async function walkAtOnce(remote: Remote, l: Listings, host: number, o: ListOptions): Promise<boolean> {
   let n = 0;
   // excluded directories: what is under them is skipped without matching every path again

@@ -3,7 +3,8 @@
 // this process, and on another CPU. A repair lists a million entries this way. Pre-order (a
 // directory before what is in it); symlinks are never followed; <dir>/.chain is pruned.
 // FindOutput parses find's output straight from the bytes: one string per path (and per link
-// target), no other allocation per entry but the Entry handed on.
+// target), no other allocation per entry but the Entry handed on; ssh-walk.ts runs the same find
+// on a remote host and parses its output with it (findArgs, findOutcome).
 import { spawn } from 'node:child_process';
 import type { Entry, EntryType } from '../core/types.js';
 import { MODE_BITS } from '../core/entry.js';
@@ -95,8 +96,7 @@ export class FindOutput {
  * something could not be listed (permission denied, ...), naming it.
  */
 export function findWalk(absDir: string, onEntry: (rel: string, e: Entry) => void): Promise<boolean> {
-  const glob = (s: string) => s.replace(/[[\]*?\\]/g, '\\$&');
-  const args = [`${absDir}/`, '-mindepth', '1', '(', '-path', glob(`${absDir}/${STATE_DIR}`), '-prune', ')', '-o', '-printf', FORMAT];
+  const args = findArgs(absDir);
   return new Promise((resolve, reject) => {
     const child = spawn('find', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -115,21 +115,40 @@ export function findWalk(absDir: string, onEntry: (rel: string, e: Entry) => voi
     child.once('error', (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? resolve(false) : reject(err)));
     child.once('close', (code) => {
       if (failed !== undefined) return reject(failed);
-      // an entry removed while find went by is simply not listed
-      const trouble = stderr.split('\n').filter((l) => l.trim() && !/No such file or directory/.test(l));
-      if (code === 0 || trouble.length === 0) {
-        try {
-          out.end();
-        } catch (err) {
-          return reject(err);
-        }
-        return resolve(true);
+      try {
+        resolve(findOutcome(absDir, code, stderr, out));
+      } catch (err) {
+        reject(err);
       }
-      // a find without -printf (busybox): let the caller walk by itself
-      if (out.count === 0 && /printf|unknown|unrecognized|invalid/i.test(stderr)) return resolve(false);
-      const err: NodeJS.ErrnoException = new Error(`cannot list everything under ${absDir}: ${trouble.slice(0, 3).join('; ')}`);
-      err.code = /Permission denied/.test(stderr) ? 'EACCES' : 'EIO';
-      reject(err);
     });
   });
+}
+
+/** find's arguments for listing everything below absDir, <absDir>/.chain pruned */
+export function findArgs(absDir: string): string[] {
+  const glob = (s: string) => s.replace(/[[\]*?\\]/g, '\\$&');
+  return [`${absDir}/`, '-mindepth', '1', '(', '-path', glob(`${absDir}/${STATE_DIR}`), '-prune', ')', '-o', '-printf', FORMAT];
+}
+
+/**
+ * What a finished find run means: true (all listed), false (a find that cannot do it: list
+ * another way), or it throws (something could not be listed, or the output was cut short).
+ */
+export function findOutcome(absDir: string, code: number | null, stderr: string, out: FindOutput): boolean {
+  if (code === 0) {
+    out.end();
+    return true;
+  }
+  // a find without -printf (busybox): let the caller walk by itself
+  if (out.count === 0 && /printf|unknown|unrecognized|invalid/i.test(stderr)) return false;
+  // an entry removed while find went by is simply not listed (but a root that went, with nothing
+  // listed, is not an empty tree)
+  const trouble = stderr.split('\n').filter((l) => l.trim() && !/No such file or directory/.test(l));
+  if (code !== null && trouble.length === 0 && out.count > 0) {
+    out.end();
+    return true;
+  }
+  const err: NodeJS.ErrnoException = new Error(`cannot list everything under ${absDir}: ${trouble.slice(0, 3).join('; ') || `find ended with ${code === null ? 'no exit status' : `status ${code}`}`}`);
+  err.code = /Permission denied/.test(stderr) ? 'EACCES' : 'EIO';
+  throw err;
 }

@@ -15,6 +15,7 @@ import { SftpChannel, type ChannelOptions } from './sftp-channel.js';
 import { SftpError, SFTP_STATUS } from './sftp-errors.js';
 import { DirGuard, isNoSuchFile } from './dir-guard.js';
 import { sendContent, localContent, bufferContent, type Content } from './sftp-put.js';
+import { sshWalk } from './ssh-walk.js';
 
 export { SftpError, type SftpErrorKind } from './sftp-errors.js';
 
@@ -60,7 +61,7 @@ export async function openSftpRemote(session: SshSession, name: string, root: st
   const sftp = await session.sftp();
   const ch = new SftpChannel(sftp, name, opts);
   session.once('end', (err) => ch.kill(err));
-  return new SftpRemote(ch, name, root, opts.closeSession === false ? undefined : () => session.close());
+  return new SftpRemote(ch, name, root, opts.closeSession === false ? undefined : () => session.close(), (abs, onEntry) => sshWalk(session.client, name, abs, onEntry));
 }
 
 export class SftpRemote implements Remote {
@@ -75,6 +76,8 @@ export class SftpRemote implements Remote {
     readonly name: string,
     root: string,
     private readonly onClose?: () => Promise<void>,
+    /** lists the whole tree in one pass on the host (ssh-walk.ts); false when the host cannot */
+    private readonly walker?: (absRoot: string, onEntry: (rel: string, e: Entry) => void) => Promise<boolean>,
   ) {
     if (!root.startsWith('/')) throw new Error(`root must be absolute: ${root}`);
     this.root = root.length > 1 ? root.replace(/\/+$/, '') : root;
@@ -137,6 +140,11 @@ export class SftpRemote implements Remote {
       }),
     );
     return out;
+  }
+
+  /** the whole tree by GNU find on the host, when it runs commands for us (ssh-walk.ts); else false */
+  async walk(onEntry: (rel: string, e: Entry) => void): Promise<boolean> {
+    return this.walker ? this.walker(this.root, onEntry) : false;
   }
 
   async readdir(path: string): Promise<DirEntry[]> {
