@@ -8,6 +8,9 @@
 // for us (an SFTP-only account, a forced command, no shell, no GNU find) answers something other
 // than the marker line our command prints first: then this resolves false before reporting any
 // entry, and the caller lists over SFTP instead.
+// The command is started when the session opens (beside the SFTP channel, so the host starts
+// both at once), prints the marker and waits for a line on its input: find itself runs only
+// when the walk is asked for (after the host's lock is taken), or never (the channel is closed).
 import type { Client, ClientChannel } from 'ssh2';
 import type { Entry } from '../core/types.js';
 import { FindOutput, findArgs, findOutcome } from './local-walk.js';
@@ -21,67 +24,137 @@ export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** the command run on the host: the marker, then find */
+/** the command run on the host: the marker, a line from us, then find */
 export function walkCommand(absRoot: string): string {
-  return `echo ${shellQuote(MARKER.trim())} && exec find ${findArgs(absRoot).map(shellQuote).join(' ')}`;
+  return `echo ${shellQuote(MARKER.trim())} && read -r go && exec find ${findArgs(absRoot).map(shellQuote).join(' ')}`;
 }
 
+type OnEntry = (rel: string, e: Entry) => void;
+
 /**
- * Calls onEntry(rel, entry) for everything below absRoot on the host. Resolves false when the host
- * cannot list it this way (nothing reported then); rejects when something could not be listed, or
- * the session ended before find did.
+ * A walk of absRoot on the host, its command started now. run() lists (once): it calls onEntry
+ * for everything below absRoot and resolves true; false when the host cannot list it this way
+ * (nothing reported then); it rejects when something could not be listed, or the session ended
+ * before find did. cancel() ends the command if run() was never called.
  */
-export function sshWalk(client: Client, host: string, absRoot: string, onEntry: (rel: string, e: Entry) => void): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const run = (channel: ClientChannel) => {
-      const out = new FindOutput(onEntry);
-      let head: Buffer | null = Buffer.alloc(0); // what came before the marker was complete
-      let foreign = false; // something else answered: false, once it has ended
-      let failed: unknown;
-      let stderr = '';
-      let code: number | null = null;
-      channel.end(); // no input: a forced sftp-server (or anything waiting for input) ends at once
-      channel.stderr.on('data', (d: Buffer) => {
-        if (stderr.length < 64 * 1024) stderr += d.toString();
-      });
-      channel.on('data', (chunk: Buffer) => {
-        if (failed !== undefined || foreign) return;
-        if (head) {
-          head = Buffer.concat([head, chunk]);
-          const n = Math.min(head.length, MARKER.length);
-          if (head.toString('latin1', 0, n) !== MARKER.slice(0, n)) {
-            foreign = true;
-            return void channel.close();
-          }
-          if (head.length < MARKER.length) return;
-          chunk = head.subarray(MARKER.length);
-          head = null;
-        }
-        try {
-          out.push(chunk);
-        } catch (err) {
-          failed = err; // (onEntry threw: the walk is stopped) reported when the channel closes
-          channel.close();
-        }
-      });
-      channel.on('exit', (c: unknown) => (code = typeof c === 'number' ? c : null));
-      channel.on('close', () => {
-        if (failed !== undefined) return reject(failed);
-        if (foreign || head) return resolve(false);
-        // no exit status: the connection went, or find was killed; either way the listing is partial
-        if (code === null) return reject(new SshError('reset', host, `${host}: the listing of ${absRoot} ended before find did`));
-        try {
-          resolve(findOutcome(`${host}:${absRoot}`, code, stderr, out));
-        } catch (err) {
-          reject(err);
-        }
-      });
-    };
+export class SshWalk {
+  private channel: ClientChannel | null = null;
+  private opened = false; // the channel's fate is known (channel set, or null: refused)
+  private head: Buffer | null = Buffer.alloc(0); // what came before the marker was complete
+  private foreign = false; // something else answered
+  private closed = false;
+  private code: number | null = null;
+  private stderr = '';
+  private out: FindOutput | null = null;
+  private failed: unknown;
+  private cancelled = false;
+  private finish: ((ok: boolean) => void) | null = null;
+  private fail: ((err: unknown) => void) | null = null;
+
+  constructor(
+    private readonly client: Client,
+    private readonly host: string,
+    private readonly absRoot: string,
+  ) {
     try {
-      // refused (administratively prohibited, …): list over SFTP instead
-      client.exec(walkCommand(absRoot), (err, channel) => (err ? resolve(false) : run(channel)));
+      client.exec(walkCommand(absRoot), (err, channel) => (err ? this.open(null) : this.open(channel)));
     } catch {
-      resolve(false); // (ssh2 throws when the connection is no longer usable: the SFTP listing reports that)
+      this.open(null); // (ssh2 throws when the connection is no longer usable: the SFTP listing reports that)
     }
-  });
+  }
+
+  private open(channel: ClientChannel | null): void {
+    this.opened = true;
+    this.channel = channel;
+    if (channel && this.cancelled) return void channel.close();
+    if (channel) this.listen(channel);
+    if (this.out) this.go();
+  }
+
+  private listen(channel: ClientChannel): void {
+    channel.stderr.on('data', (d: Buffer) => {
+      if (this.stderr.length < 64 * 1024) this.stderr += d.toString();
+    });
+    channel.on('data', (chunk: Buffer) => this.data(chunk));
+    channel.on('exit', (c: unknown) => (this.code = typeof c === 'number' ? c : null));
+    channel.on('close', () => {
+      this.closed = true;
+      this.settle();
+    });
+  }
+
+  private data(chunk: Buffer): void {
+    if (this.failed !== undefined || this.foreign) return;
+    if (this.head) {
+      const head = Buffer.concat([this.head, chunk]);
+      const n = Math.min(head.length, MARKER.length);
+      if (head.toString('latin1', 0, n) !== MARKER.slice(0, n)) {
+        this.foreign = true;
+        this.channel?.close();
+        return;
+      }
+      this.head = head;
+      if (head.length < MARKER.length) return;
+      chunk = head.subarray(MARKER.length);
+      this.head = null;
+    }
+    if (chunk.length === 0) return;
+    if (!this.out) {
+      // output before we asked for it: not our command
+      this.foreign = true;
+      this.channel?.close();
+      return;
+    }
+    try {
+      this.out.push(chunk);
+    } catch (err) {
+      this.failed = err; // (onEntry threw: the walk is stopped) reported when the channel closes
+      this.channel?.close();
+    }
+  }
+
+  /** list now (once) */
+  run(onEntry: OnEntry): Promise<boolean> {
+    if (this.out) throw new Error('SshWalk.run: already run');
+    this.out = new FindOutput(onEntry);
+    const done = new Promise<boolean>((resolve, reject) => {
+      this.finish = resolve;
+      this.fail = reject;
+    });
+    // our command starts find on this line; anything else gets three bytes and the end of its
+    // input (a forced sftp-server reads them as half a length and exits)
+    if (this.opened) this.go();
+    return done;
+  }
+
+  private go(): void {
+    if (!this.channel) return this.finish?.(false); // exec refused: list over SFTP
+    if (this.closed) return this.settle();
+    this.channel.end('go\n');
+  }
+
+  /** end the command unless it is listing */
+  cancel(): void {
+    this.cancelled = true;
+    if (!this.out) this.channel?.close();
+  }
+
+  private settle(): void {
+    if (!this.finish || !this.fail || !this.out) return;
+    if (this.failed !== undefined) return this.fail(this.failed);
+    // something else answered, or nothing did
+    if (this.foreign || this.head !== null) return this.finish(false);
+    // no exit status: the connection went, or find was killed; either way the listing is partial
+    if (this.code === null) return this.fail(new SshError('reset', this.host, `${this.host}: the listing of ${this.absRoot} ended before find did`));
+    try {
+      this.finish(findOutcome(`${this.host}:${this.absRoot}`, this.code, this.stderr, this.out));
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+}
+
+/** start a walk and run it at once (see SshWalk) */
+export function sshWalk(client: Client, host: string, absRoot: string, onEntry: OnEntry): Promise<boolean> {
+  return new SshWalk(client, host, absRoot).run(onEntry);
 }

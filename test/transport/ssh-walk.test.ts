@@ -4,12 +4,12 @@
 // for us (ForceCommand internal-sftp) must answer false, so the repair lists it over SFTP instead.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync, symlinkSync, utimesSync } from 'node:fs';
+import { mkdirSync, writeFileSync, symlinkSync, utimesSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHosts, type Ring, type TestHost } from '../support/sshd.js';
 import { connect, type SshSession } from '../../src/transport/ssh.js';
 import { openSftpRemote } from '../../src/transport/sftp.js';
-import { sshWalk, shellQuote, walkCommand } from '../../src/transport/ssh-walk.js';
+import { SshWalk, sshWalk, shellQuote, walkCommand } from '../../src/transport/ssh-walk.js';
 import { Listings } from '../../src/core/listings.js';
 import { listHost } from '../../src/engine/listing.js';
 import { compileExclude } from '../../src/core/exclude.js';
@@ -49,8 +49,7 @@ async function session(r: Ring): Promise<SshSession> {
 
 /** rel → entry, as listed into a Listings table by listHost (the repair's way) */
 async function listed(h: TestHost, s: SshSession, viaFind: boolean): Promise<Map<string, Entry>> {
-  const remote = await openSftpRemote(s, h.name, h.root, { closeSession: false });
-  if (!viaFind) Object.defineProperty(remote, 'walk', { value: undefined });
+  const remote = await openSftpRemote(s, h.name, h.root, { closeSession: false, walk: viaFind });
   const l = new Listings([h.name]);
   await listHost(remote, l, 0, { exclude: compileExclude([]) });
   const out = new Map<string, Entry>();
@@ -70,8 +69,8 @@ const quoting: [string, string][] = [
 ];
 for (const [s, want] of quoting) test(`shellQuote(${JSON.stringify(s)})`, () => assert.equal(shellQuote(s), want));
 
-test('the command prints the marker, then runs find on the root with .chain pruned', () => {
-  assert.equal(walkCommand("/srv/it's"), `echo 'chain-walk 1' && exec find '/srv/it'\\''s/' '-mindepth' '1' '(' '-path' '/srv/it'\\''s/.chain' '-prune' ')' '-o' '-printf' '%y %s %T@ %m\\0%P\\0%l\\0'`);
+test('the command prints the marker, waits for our line, then runs find on the root with .chain pruned', () => {
+  assert.equal(walkCommand("/srv/it's"), `echo 'chain-walk 1' && read -r go && exec find '/srv/it'\\''s/' '-mindepth' '1' '(' '-path' '/srv/it'\\''s/.chain' '-prune' ')' '-o' '-printf' '%y %s %T@ %m\\0%P\\0%l\\0'`);
 });
 
 test('find over SSH lists exactly what READDIR over SFTP lists', async () => {
@@ -104,6 +103,24 @@ test('the walk itself reports every entry once, parents first', async () => {
   }
 });
 
+test('find runs when the walk is run, not when its command starts (the repair starts it before taking the lock)', async () => {
+  const h = ring.hosts[0]!;
+  const s = await session(ring);
+  try {
+    const w = new SshWalk(s.client, h.name, h.root);
+    await new Promise((r) => setTimeout(r, 500)); // (time for the host to start the command)
+    writeFileSync(join(h.root, 'late'), 'x');
+    const seen: string[] = [];
+    assert.equal(await w.run((rel) => seen.push(rel)), true);
+    assert.ok(seen.includes('late'));
+    // a walk never run is ended with the session, having listed nothing
+    new SshWalk(s.client, h.name, h.root).cancel();
+  } finally {
+    rmSync(join(h.root, 'late'));
+    await s.close();
+  }
+});
+
 test('a root find cannot read fails the walk instead of looking empty', async () => {
   const h = ring.hosts[0]!;
   const s = await session(ring);
@@ -123,6 +140,10 @@ test('a host that runs no commands for us (ForceCommand internal-sftp) answers f
   try {
     let reported = 0;
     assert.equal(await sshWalk(s.client, h.name, h.root, () => reported++), false);
+    // (also when the forced sftp-server has been waiting a while)
+    const w = new SshWalk(s.client, h.name, h.root);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await w.run(() => reported++), false);
     assert.equal(reported, 0);
     // the repair's listing falls back to READDIR and sees the same tree the other host's find does
     const viaSftp = await listed(h, s, true);

@@ -14,7 +14,7 @@ import { Ring, resolveSelf } from '../../config/ring.js';
 import { LocalRemote } from '../../transport/local.js';
 import { runRepair, type RepairOutcome } from '../../engine/repair.js';
 import { describeHolder } from '../../engine/lock.js';
-import { loadFromArgs, makeLogger, makeProgress, openRemote, type GlobalArgs } from '../context.js';
+import { loadFromArgs, makeLogger, makeProgress, openRemote, preloadSsh, type GlobalArgs } from '../context.js';
 import { countsTable, itemize, jsonReport } from '../repair-report.js';
 import { setExit } from '../exit.js';
 import { fmtCount } from '../../engine/format.js';
@@ -56,6 +56,9 @@ export const repairCommand: CommandModule<GlobalArgs, RepairArgs> = {
     if (maxDelete !== undefined && (!Number.isInteger(maxDelete) || maxDelete < 0)) throw new ConfigError(`--max-delete must be a whole number of paths (0 or more), got ${maxDelete}`);
 
     const self = whoAmI(config, argv);
+    // the SSH modules (ssh2 is ~60 ms of CPU to load) before our own root's listing begins: loaded
+    // later, they would compete with parsing its output, and the SSH handshakes would start later
+    if (config.hosts.some((h) => h.name !== self?.name)) await preloadSsh();
     const log = makeLogger(argv, self?.name);
     const halt = new AbortController();
     const onSignal = (sig: string) => {
@@ -72,7 +75,7 @@ export const repairCommand: CommandModule<GlobalArgs, RepairArgs> = {
         hosts: config.hosts.map((h) => ({
           name: h.name,
           // our own root directly: no SSH to ourselves, and it stays reachable whatever sshd does
-          connect: async () => (self?.name === h.name && existsSync(h.root) ? new LocalRemote(h.root, h.name) : openRemote(config, h)),
+          connect: async () => (self?.name === h.name && existsSync(h.root) ? new LocalRemote(h.root, h.name) : openRemote(config, h, { walk: true })),
         })),
         mode,
         delete: argv.delete === true,
