@@ -10,8 +10,12 @@ import type { Entry, EntryType } from '../core/types.js';
 import { MODE_BITS } from '../core/entry.js';
 import { STATE_DIR } from '../core/names.js';
 
-// three NUL-terminated fields per entry: "type size mtime mode", the path, the link target
-const FORMAT = '%y %s %T@ %m\\0%P\\0%l\\0';
+// three NUL-terminated fields per entry: "type depth size mtime mode", the path, the link target
+// (the depth tells the walker which open directory an entry is in, without comparing paths)
+const FORMAT = '%y %d %s %T@ %m\\0%P\\0%l\\0';
+
+/** an entry found: rel to the start, its depth below it (1: directly in it) */
+export type OnFound = (rel: string, e: Entry, depth: number) => void;
 
 const SPACE = 0x20;
 const DOT = 0x2e;
@@ -30,14 +34,14 @@ function typeOf(c: number): EntryType {
   }
 }
 
-/** Incremental parser of find's `-printf '%y %s %T@ %m\0%P\0%l\0'` output, fed in any chunks. */
+/** Incremental parser of find's `-printf '%y %d %s %T@ %m\0%P\0%l\0'` output, fed in any chunks. */
 export class FindOutput {
   /** entries parsed so far */
   count = 0;
   // the unfinished entry carried over from the previous chunk (usually empty)
   private rest: Buffer | null = null;
 
-  constructor(private readonly onEntry: (rel: string, e: Entry) => void) {}
+  constructor(private readonly onEntry: OnFound) {}
 
   push(chunk: Buffer): void {
     const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
@@ -66,6 +70,9 @@ export class FindOutput {
   private entry(buf: Buffer, s: number, a: number, b: number, c: number): void {
     const type = typeOf(buf[s]!);
     let i = s + 2;
+    let depth = 0;
+    for (let ch = buf[i]!; ch !== SPACE && i < a; ch = buf[++i]!) depth = depth * 10 + (ch - 48);
+    i++;
     let size = 0;
     for (let ch = buf[i]!; ch !== SPACE && i < a; ch = buf[++i]!) size = size * 10 + (ch - 48);
     i++;
@@ -86,7 +93,7 @@ export class FindOutput {
     const e: Entry = { type, size, mtime, mode: mode & MODE_BITS };
     if (type === 'symlink') e.target = buf.toString('utf8', b + 1, c);
     this.count++;
-    this.onEntry(buf.toString('utf8', a + 1, b), e);
+    this.onEntry(buf.toString('utf8', a + 1, b), e, depth);
   }
 }
 
@@ -95,7 +102,7 @@ export class FindOutput {
  * GNU find is not there to do it (the caller lists directory by directory instead); rejects when
  * something could not be listed (permission denied, ...), naming it.
  */
-export function findWalk(absDir: string, onEntry: (rel: string, e: Entry) => void): Promise<boolean> {
+export function findWalk(absDir: string, onEntry: OnFound): Promise<boolean> {
   const args = findArgs(absDir);
   return new Promise((resolve, reject) => {
     const child = spawn('find', args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -160,7 +160,7 @@ export class SftpRemote implements Remote {
 
   /** the whole tree by GNU find on the host, when it runs commands for us (ssh-walk.ts, and only
    *  once: opened with `walk`); else false */
-  async walk(onEntry: (rel: string, e: Entry) => void): Promise<boolean> {
+  async walk(onEntry: (rel: string, e: Entry, depth: number) => void): Promise<boolean> {
     const w = this.walker;
     this.walker = undefined;
     return w ? w.run(onEntry) : false;

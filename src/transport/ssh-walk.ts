@@ -29,7 +29,7 @@ export function walkCommand(absRoot: string): string {
   return `echo ${shellQuote(MARKER.trim())} && read -r go && exec find ${findArgs(absRoot).map(shellQuote).join(' ')}`;
 }
 
-type OnEntry = (rel: string, e: Entry) => void;
+type OnEntry = (rel: string, e: Entry, depth: number) => void;
 
 /**
  * A walk of absRoot on the host, its command started now. run() lists (once): it calls onEntry

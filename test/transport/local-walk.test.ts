@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import type { Entry } from '../../src/core/types.js';
 import { FindOutput, findOutcome, findWalk } from '../../src/transport/local-walk.js';
 
-/** one entry as find prints it with '%y %s %T@ %m\0%P\0%l\0' */
-const rec = (head: string, path: string, target = '') => Buffer.from(`${head}\0${path}\0${target}\0`);
+/** one entry as find prints it with '%y %d %s %T@ %m\0%P\0%l\0' (head: "%y %s %T@ %m"; the depth from the path) */
+const rec = (head: string, path: string, target = '') => Buffer.from(`${head[0]} ${path.split('/').length} ${head.slice(2)}\0${path}\0${target}\0`);
 
 const cases: { name: string; out: Buffer; want: [string, Entry][] }[] = [
   { name: 'a file', out: rec('f 5120 1600000000.0000000000 644', 'd0/f.bin'), want: [['d0/f.bin', { type: 'file', size: 5120, mtime: 1600000000, mode: 0o644 }]] },
@@ -37,7 +37,10 @@ for (const c of cases) {
   test(`FindOutput: ${c.name}, whole and cut at every byte`, () => {
     const parse = (chunks: Buffer[]) => {
       const got: [string, Entry][] = [];
-      const p = new FindOutput((rel, e) => got.push([rel, e]));
+      const p = new FindOutput((rel, e, depth) => {
+        assert.equal(depth, rel.split('/').length);
+        got.push([rel, e]);
+      });
       for (const ch of chunks) p.push(ch);
       p.end();
       assert.equal(p.count, got.length);
@@ -51,7 +54,7 @@ for (const c of cases) {
 
 test('FindOutput: output that stops inside an entry is an error', () => {
   const p = new FindOutput(() => {});
-  p.push(Buffer.from('f 1 1.0 644\0a\0'));
+  p.push(Buffer.from('f 1 1 1.0 644\0a\0'));
   assert.throws(() => p.end(), /middle of an entry/);
 });
 

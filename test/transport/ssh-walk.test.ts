@@ -70,7 +70,7 @@ const quoting: [string, string][] = [
 for (const [s, want] of quoting) test(`shellQuote(${JSON.stringify(s)})`, () => assert.equal(shellQuote(s), want));
 
 test('the command prints the marker, waits for our line, then runs find on the root with .chain pruned', () => {
-  assert.equal(walkCommand("/srv/it's"), `echo 'chain-walk 1' && read -r go && exec find '/srv/it'\\''s/' '-mindepth' '1' '(' '-path' '/srv/it'\\''s/.chain' '-prune' ')' '-o' '-printf' '%y %s %T@ %m\\0%P\\0%l\\0'`);
+  assert.equal(walkCommand("/srv/it's"), `echo 'chain-walk 1' && read -r go && exec find '/srv/it'\\''s/' '-mindepth' '1' '(' '-path' '/srv/it'\\''s/.chain' '-prune' ')' '-o' '-printf' '%y %d %s %T@ %m\\0%P\\0%l\\0'`);
 });
 
 test('find over SSH lists exactly what READDIR over SFTP lists', async () => {
