@@ -55,13 +55,19 @@ export function sshTarget(config: Config, h: HostConfig): SshTarget {
   };
 }
 
+/** the modules openRemote needs, loaded once (a command may ask for them early) */
+export function preloadSsh(): Promise<[typeof import('../transport/ssh.js'), typeof import('../transport/sftp.js')]> {
+  return (sshModules ??= Promise.all([import('../transport/ssh.js'), import('../transport/sftp.js')]));
+}
+let sshModules: ReturnType<typeof preloadSsh> | undefined;
+
 /** opens an SFTP Remote on host h rooted at its root; closing it closes the SSH session. ssh2 is
  *  loaded on the first call: commands that stay on this host (status, completion) never need it. */
-export async function openRemote(config: Config, h: HostConfig): Promise<Remote> {
-  const [{ connect }, { openSftpRemote }] = await Promise.all([import('../transport/ssh.js'), import('../transport/sftp.js')]);
+export async function openRemote(config: Config, h: HostConfig, opts: { walk?: boolean } = {}): Promise<Remote> {
+  const [{ connect }, { openSftpRemote }] = await preloadSsh();
   const session = await connect(sshTarget(config, h));
   try {
-    return await openSftpRemote(session, h.name, h.root);
+    return await openSftpRemote(session, h.name, h.root, { walk: opts.walk });
   } catch (err) {
     session.close();
     throw err;

@@ -2,7 +2,7 @@
 // line per path and host in the manner of rsync --itemize-changes, and the --json document.
 import type { RepairAction, RepairPlan, HostCounts } from '../core/reconcile.js';
 import type { RepairOutcome } from '../engine/repair.js';
-import { fmtBytes } from '../engine/format.js';
+import { fmtBytes, fmtCount } from '../engine/format.js';
 import { table } from './table.js';
 
 /**
@@ -72,7 +72,7 @@ export function countsTable(out: RepairOutcome, which: 'planned' | 'done'): stri
     HEAD,
     out.hosts
       .filter((h) => h.state !== 'not-involved')
-      .map((h) => (h.state === 'unreachable' || h.state === 'failed' ? [h.name, h.state, '', '', '', '', '', '', ''] : countRow(h.name + (h.state === 'down' ? ' (down)' : ''), h.entries.toLocaleString('en-US'), h[which]))),
+      .map((h) => (h.state === 'unreachable' || h.state === 'failed' ? [h.name, h.state, '', '', '', '', '', '', ''] : countRow(h.name + (h.state === 'down' ? ' (down)' : ''), fmtCount(h.entries), h[which]))),
   );
 }
 

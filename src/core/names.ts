@@ -13,8 +13,8 @@ export const BESIDE_TEMP_PREFIX = '.chain-tmp-';
 /** true for paths chain must never replicate: .chain/ itself and anything under it, and beside-target temp files */
 export function isReserved(path: string): boolean {
   if (path === STATE_DIR || path.startsWith(STATE_DIR + '/')) return true;
-  const slash = path.lastIndexOf('/');
-  return path.slice(slash + 1).startsWith(BESIDE_TEMP_PREFIX);
+  // (every listed path comes through here: no slice)
+  return path.startsWith(BESIDE_TEMP_PREFIX, path.lastIndexOf('/') + 1);
 }
 
 /** a fresh random temp basename */

@@ -183,7 +183,7 @@ export function reconcile(l: Listings, o: ReconcileOptions): ReconcileResult {
 export class RowPlanner {
   private readonly ctx: Ctx;
   private readonly scratch: RepairPlan;
-  private rolesFor = '';
+  private rolesFor: boolean[] = [];
   private r = roles({ kind: 'ring' }, 0, []);
 
   constructor(
@@ -196,17 +196,17 @@ export class RowPlanner {
 
   /** the actions for row r and whether what is under it is decided too; live: hosts taking part now */
   row(r: number, live: readonly boolean[]): { dir: boolean; actions: { host: number; action: RepairAction }[] } | null {
-    const key = live.map((x) => (x ? 1 : 0)).join('');
-    if (key !== this.rolesFor) {
+    // (called for every listed path: nothing is allocated for one that is the same everywhere)
+    if (!sameFlags(live, this.rolesFor)) {
       this.r = roles(this.o.mode, this.l.hosts.length, live);
-      this.rolesFor = key;
+      this.rolesFor = [...live];
     }
     const { sources, targets, involved } = this.r;
-    if (sources.length === 0 || targets.length === 0) return { dir: false, actions: [] };
+    if (sources.length === 0 || targets.length === 0) return NOTHING;
     let same = true;
     for (let i = 1; i < involved.length && same; i++) same = this.l.same(r, involved[0]!, involved[i]!);
     const t = this.l.typeCode(involved[0]!, r);
-    if (same && t !== T_NONE) return { dir: t === T_DIR, actions: [] };
+    if (same && t !== T_NONE) return t === T_DIR ? SAME_DIR : NOTHING;
     const lens = this.scratch.hosts.map((hp) => hp.actions.length);
     try {
       const dir = this.o.mode.kind === 'ring' ? this.ctx.ringRow(r, involved) : this.ctx.sourceRow(r, sources[0]!, targets, this.o.delete);
@@ -222,6 +222,16 @@ export class RowPlanner {
       this.scratch.hosts.forEach((hp, h) => (hp.actions.length = lens[h]!));
     }
   }
+}
+
+/** RowPlanner.row's answers with no action (shared: nobody changes them) */
+const NOTHING: { dir: boolean; actions: { host: number; action: RepairAction }[] } = Object.freeze({ dir: false, actions: Object.freeze([]) as unknown as [] });
+const SAME_DIR: typeof NOTHING = Object.freeze({ dir: true, actions: Object.freeze([]) as unknown as [] });
+
+function sameFlags(a: readonly boolean[], b: readonly boolean[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 const TYPE_RANK = [0, 2, 3, 1, 0]; // by type code: none, file, dir, symlink, other

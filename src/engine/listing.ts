@@ -43,51 +43,44 @@ export async function listPaths(remote: Remote, l: Listings, host: number, paths
   await walk(remote, l, host, dirs, o);
 }
 
-/** a Remote that lists its whole tree in one pass (a local root) */
+/** a Remote that lists its whole tree in one pass (by find: a local root, or a host that runs it for us) */
 async function walkAtOnce(remote: Remote, l: Listings, host: number, o: ListOptions): Promise<boolean> {
   let n = 0;
-  // excluded directories: what is under them is skipped without matching every path again
-  const skipped: string[] = [];
-  // the directories being walked, outermost first (pre-order: a directory is complete once the
-  // walk leaves it), with the rows found in each; the top is the parent of the next entry, so
-  // its row needs no lookup by path
-  const open: { path: string; row: number; children: number[] }[] = [{ path: '', row: -1, children: [] }];
-  const close = (parent: string) => {
-    for (let top = open[open.length - 1]!; top.path !== '' && parent !== top.path && !under(parent, top.path); top = open[open.length - 1]!) {
-      open.pop();
+  // the directories being walked, by depth (the root at 0; pre-order: a directory is complete once
+  // the walk leaves it), with the rows found in each: an entry at depth d is in open[d - 1]
+  const open: { row: number; children: number[] }[] = [{ row: -1, children: [] }];
+  // an excluded directory's depth: what is deeper, until the walk leaves it, is skipped unmatched
+  let skipBelow = Infinity;
+  const signal = o.signal;
+  const done = await remote.walk!((rel, e, depth) => {
+    // (throwing here stops the walk: the walker kills its find and rejects with this)
+    if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+    if (depth > skipBelow) return;
+    skipBelow = Infinity;
+    while (open.length > depth) {
+      const top = open.pop()!;
       o.onDir?.(top.row, top.children);
     }
-  };
-  const signal = o.signal;
-  const done = await remote.walk!((rel, e) => {
-    // (throwing here stops the walk: findWalk kills its find and rejects with this)
-    if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-    const top = skipped[skipped.length - 1];
-    if (top !== undefined && under(rel, top)) return;
+    if (open.length !== depth) throw new Error(`the listing of ${remote.name} came out of order at ${rel}`);
     if (o.exclude(rel)) {
-      if (e.type === 'dir') skipped.push(rel);
+      if (e.type === 'dir') skipBelow = depth;
       return;
     }
-    const slash = rel.lastIndexOf('/');
-    const parent = slash === -1 ? '' : rel.slice(0, slash);
-    close(parent);
-    const dir = open[open.length - 1]!;
-    const row = l.add(rel, dir.path === parent ? dir.row : slash === -1 ? -1 : (l.row(parent) ?? -1));
+    const dir = open[depth - 1]!;
+    const row = l.add(rel, dir.row);
     l.set(host, row, e);
     if (o.onDir) dir.children.push(row);
-    if (e.type === 'dir') open.push({ path: rel, row, children: [] });
+    if (e.type === 'dir') open.push({ row, children: [] });
     if (++n % 1000 === 0) o.onEntries?.(1000);
   });
   if (!done) return false;
-  close('\0'); // (a parent no path has: closes all but the root)
+  while (open.length > 1) {
+    const top = open.pop()!;
+    o.onDir?.(top.row, top.children);
+  }
   o.onDir?.(-1, open[0]!.children);
   o.onEntries?.(n % 1000);
   return true;
-}
-
-/** path is below dir (dir not empty), without building dir + '/' */
-function under(path: string, dir: string): boolean {
-  return path.length > dir.length && path.charCodeAt(dir.length) === 47 && path.startsWith(dir);
 }
 
 async function walk(remote: Remote, l: Listings, host: number, start: { dir: string; row: number }[], o: ListOptions): Promise<void> {

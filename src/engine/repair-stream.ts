@@ -21,8 +21,8 @@ export class StreamPlanner {
   private readonly planner: RowPlanner;
   /** per directory row (-1: the root), the hosts (bits) that have listed it */
   private readonly listed = new Map<number, number>();
-  /** per directory row, the rows found in it so far (on any host) */
-  private readonly children = new Map<number, Set<number>>();
+  /** per directory row, the rows found in it so far (on any host; a row twice when two hosts hold it) */
+  private readonly children = new Map<number, number[]>();
   /** directories decided to stay directories, waiting for every holder to list them */
   private readonly waiting = new Set<number>();
   /** per host, the rows an action was started for (the full plan leaves them out) */
@@ -45,9 +45,9 @@ export class StreamPlanner {
   /** host h has listed directory row (-1: the root) */
   onDir(h: number, row: number, rows: number[]): void {
     this.listed.set(row, (this.listed.get(row) ?? 0) | (1 << h));
-    let set = this.children.get(row);
-    if (!set) this.children.set(row, (set = new Set()));
-    for (const r of rows) set.add(r);
+    const known = this.children.get(row);
+    if (!known) this.children.set(row, rows.slice());
+    else for (const r of rows) known.push(r);
     if (this.waiting.has(row)) this.tryDir(row);
     this.everywhere(rows);
   }
@@ -104,7 +104,7 @@ export class StreamPlanner {
     }
     this.waiting.delete(row);
     if (row === -1 && !this.rootsOk(hosts)) return this.stop();
-    const rows = this.children.get(row) ?? new Set<number>();
+    const rows = this.children.get(row) ?? [];
     this.children.delete(row);
     this.listed.delete(row);
     for (const r of rows) this.decide(r);
@@ -133,7 +133,7 @@ export class StreamPlanner {
 
   /** the empty-root check of reconcile(), on the roots' listings: when it would stop, start nothing */
   private rootsOk(hosts: number[]): boolean {
-    const count = (h: number) => this.children.get(-1) && [...this.children.get(-1)!].some((r) => this.l.typeCode(h, r) !== T_NONE);
+    const count = (h: number) => this.children.get(-1)?.some((r) => this.l.typeCode(h, r) !== T_NONE) ?? false;
     const full = hosts.filter(count);
     const empty = hosts.filter((h) => !count(h));
     if (full.length === 0 || empty.length === 0) return true;

@@ -24,7 +24,7 @@ import { listHost, listPaths } from './listing.js';
 import { PlanApplier, type PathFailure } from './repair-apply.js';
 import { StreamPlanner } from './repair-stream.js';
 import { acquireHostLock, type HostLock, type LockInfo } from './lock.js';
-import { fmtBytes } from './format.js';
+import { fmtBytes, fmtCount } from './format.js';
 
 export interface RepairHost {
   name: string;
@@ -135,8 +135,8 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
     let shown = 0;
     let at = Date.now();
     let totals = { files: 0, bytes: 0 };
-    const listed = () => involved.map((h) => `${o.hosts[h]!.name} ${remotes[h] ? reports[h]!.entries.toLocaleString('en-US') : '—'}`).join(' · ');
-    const copiedSoFar = () => (ap?.progress.files ? ` · copied ${ap.progress.files.toLocaleString('en-US')} files so far` : '');
+    const listed = () => involved.map((h) => `${o.hosts[h]!.name} ${remotes[h] ? fmtCount(reports[h]!.entries) : '—'}`).join(' · ');
+    const copiedSoFar = () => (ap?.progress.files ? ` · copied ${fmtCount(ap.progress.files)} files so far` : '');
     let lt = 0;
     let compactHeap = false;
     const ready: Promise<void>[] = [];
@@ -193,7 +193,7 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
               }
             },
           });
-          o.log.debug(`${r.name}: listed ${l.count(h).toLocaleString('en-US')} entries after ${Date.now() - t0}ms`);
+          o.log.debug(`${r.name}: listed ${fmtCount(l.count(h))} entries after ${Date.now() - t0}ms`);
         } catch (err) {
           if (o.signal?.aborted || busy) throw err;
           // a directory this host cannot list would look like deleted files: never plan on that
@@ -216,7 +216,7 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
         onProgress: (p) => {
           if (Date.now() - shown < 200) return;
           shown = Date.now();
-          o.progress?.update(totals.files ? copyLine(p.files, totals.files, p.bytes, totals.bytes, Date.now() - at) : `listing: ${listed()} · copied ${p.files.toLocaleString('en-US')} files so far`);
+          o.progress?.update(totals.files ? copyLine(p.files, totals.files, p.bytes, totals.bytes, Date.now() - at) : `listing: ${listed()} · copied ${fmtCount(p.files)} files so far`);
         },
       });
       if (streaming) {
@@ -249,7 +249,7 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
     o.log.debug(`listed ${l.rows} paths in ${Date.now() - lt}ms (${listed()}); ${applier.progress.actions} change(s) done meanwhile${firstStart ? `, the first started after ${firstStart - lt}ms` : ''}`);
 
     // 4. plan
-    o.progress?.update(`planning: comparing ${l.rows.toLocaleString('en-US')} paths`);
+    o.progress?.update(`planning: comparing ${fmtCount(l.rows)} paths`);
     const live = o.hosts.map((_, h) => remotes[h] !== null && !applier.isDown(h));
     const pt = Date.now();
     const first = reconcile(l, { ...opts, live, roots, maxDelete: o.maxDelete });
@@ -263,7 +263,7 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
         out.stop = first.stop;
         return finish(out, EXIT.FAILED, t0);
       }
-      o.progress?.stop(first.plan.differing === 0 ? `compared ${l.rows.toLocaleString('en-US')} paths: nothing to do` : `planned ${first.plan.differing} path(s)`);
+      o.progress?.stop(first.plan.differing === 0 ? `compared ${fmtCount(l.rows)} paths: nothing to do` : `planned ${first.plan.differing} path(s)`);
       return finish(out, exitFor(out), t0);
     }
 
@@ -374,7 +374,7 @@ function topmost(paths: string[]): string[] {
 
 function copyLine(files: number, totalFiles: number, bytes: number, totalBytes: number, ms: number, final = false): string {
   const rate = ms > 0 ? (bytes / ms) * 1000 : 0;
-  const parts = [`files ${files.toLocaleString('en-US')}/${totalFiles.toLocaleString('en-US')}`, `${fmtBytes(bytes)}/${fmtBytes(totalBytes)}`];
+  const parts = [`files ${fmtCount(files)}/${fmtCount(totalFiles)}`, `${fmtBytes(bytes)}/${fmtBytes(totalBytes)}`];
   if (ms > 500) parts.push(`${fmtBytes(rate)}/s`);
   if (!final && rate > 0 && totalBytes > bytes) parts.push(`ETA ${Math.ceil((totalBytes - bytes) / rate)}s`);
   return `${final ? 'repaired' : 'repairing'}: ${parts.join(' · ')}${final ? ` in ${(ms / 1000).toFixed(1)}s` : ''}`;

@@ -3,14 +3,19 @@
 // this process, and on another CPU. A repair lists a million entries this way. Pre-order (a
 // directory before what is in it); symlinks are never followed; <dir>/.chain is pruned.
 // FindOutput parses find's output straight from the bytes: one string per path (and per link
-// target), no other allocation per entry but the Entry handed on.
+// target), no other allocation per entry but the Entry handed on; ssh-walk.ts runs the same find
+// on a remote host and parses its output with it (findArgs, findOutcome).
 import { spawn } from 'node:child_process';
 import type { Entry, EntryType } from '../core/types.js';
 import { MODE_BITS } from '../core/entry.js';
 import { STATE_DIR } from '../core/names.js';
 
-// three NUL-terminated fields per entry: "type size mtime mode", the path, the link target
-const FORMAT = '%y %s %T@ %m\\0%P\\0%l\\0';
+// three NUL-terminated fields per entry: "type depth size mtime mode", the path, the link target
+// (the depth tells the walker which open directory an entry is in, without comparing paths)
+const FORMAT = '%y %d %s %T@ %m\\0%P\\0%l\\0';
+
+/** an entry found: rel to the start, its depth below it (1: directly in it) */
+export type OnFound = (rel: string, e: Entry, depth: number) => void;
 
 const SPACE = 0x20;
 const DOT = 0x2e;
@@ -29,14 +34,14 @@ function typeOf(c: number): EntryType {
   }
 }
 
-/** Incremental parser of find's `-printf '%y %s %T@ %m\0%P\0%l\0'` output, fed in any chunks. */
+/** Incremental parser of find's `-printf '%y %d %s %T@ %m\0%P\0%l\0'` output, fed in any chunks. */
 export class FindOutput {
   /** entries parsed so far */
   count = 0;
   // the unfinished entry carried over from the previous chunk (usually empty)
   private rest: Buffer | null = null;
 
-  constructor(private readonly onEntry: (rel: string, e: Entry) => void) {}
+  constructor(private readonly onEntry: OnFound) {}
 
   push(chunk: Buffer): void {
     const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
@@ -65,6 +70,9 @@ export class FindOutput {
   private entry(buf: Buffer, s: number, a: number, b: number, c: number): void {
     const type = typeOf(buf[s]!);
     let i = s + 2;
+    let depth = 0;
+    for (let ch = buf[i]!; ch !== SPACE && i < a; ch = buf[++i]!) depth = depth * 10 + (ch - 48);
+    i++;
     let size = 0;
     for (let ch = buf[i]!; ch !== SPACE && i < a; ch = buf[++i]!) size = size * 10 + (ch - 48);
     i++;
@@ -85,7 +93,7 @@ export class FindOutput {
     const e: Entry = { type, size, mtime, mode: mode & MODE_BITS };
     if (type === 'symlink') e.target = buf.toString('utf8', b + 1, c);
     this.count++;
-    this.onEntry(buf.toString('utf8', a + 1, b), e);
+    this.onEntry(buf.toString('utf8', a + 1, b), e, depth);
   }
 }
 
@@ -94,9 +102,8 @@ export class FindOutput {
  * GNU find is not there to do it (the caller lists directory by directory instead); rejects when
  * something could not be listed (permission denied, ...), naming it.
  */
-export function findWalk(absDir: string, onEntry: (rel: string, e: Entry) => void): Promise<boolean> {
-  const glob = (s: string) => s.replace(/[[\]*?\\]/g, '\\$&');
-  const args = [`${absDir}/`, '-mindepth', '1', '(', '-path', glob(`${absDir}/${STATE_DIR}`), '-prune', ')', '-o', '-printf', FORMAT];
+export function findWalk(absDir: string, onEntry: OnFound): Promise<boolean> {
+  const args = findArgs(absDir);
   return new Promise((resolve, reject) => {
     const child = spawn('find', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -115,21 +122,40 @@ export function findWalk(absDir: string, onEntry: (rel: string, e: Entry) => voi
     child.once('error', (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? resolve(false) : reject(err)));
     child.once('close', (code) => {
       if (failed !== undefined) return reject(failed);
-      // an entry removed while find went by is simply not listed
-      const trouble = stderr.split('\n').filter((l) => l.trim() && !/No such file or directory/.test(l));
-      if (code === 0 || trouble.length === 0) {
-        try {
-          out.end();
-        } catch (err) {
-          return reject(err);
-        }
-        return resolve(true);
+      try {
+        resolve(findOutcome(absDir, code, stderr, out));
+      } catch (err) {
+        reject(err);
       }
-      // a find without -printf (busybox): let the caller walk by itself
-      if (out.count === 0 && /printf|unknown|unrecognized|invalid/i.test(stderr)) return resolve(false);
-      const err: NodeJS.ErrnoException = new Error(`cannot list everything under ${absDir}: ${trouble.slice(0, 3).join('; ')}`);
-      err.code = /Permission denied/.test(stderr) ? 'EACCES' : 'EIO';
-      reject(err);
     });
   });
+}
+
+/** find's arguments for listing everything below absDir, <absDir>/.chain pruned */
+export function findArgs(absDir: string): string[] {
+  const glob = (s: string) => s.replace(/[[\]*?\\]/g, '\\$&');
+  return [`${absDir}/`, '-mindepth', '1', '(', '-path', glob(`${absDir}/${STATE_DIR}`), '-prune', ')', '-o', '-printf', FORMAT];
+}
+
+/**
+ * What a finished find run means: true (all listed), false (a find that cannot do it: list
+ * another way), or it throws (something could not be listed, or the output was cut short).
+ */
+export function findOutcome(absDir: string, code: number | null, stderr: string, out: FindOutput): boolean {
+  if (code === 0) {
+    out.end();
+    return true;
+  }
+  // a find without -printf (busybox): let the caller walk by itself
+  if (out.count === 0 && /printf|unknown|unrecognized|invalid/i.test(stderr)) return false;
+  // an entry removed while find went by is simply not listed (but a root that went, with nothing
+  // listed, is not an empty tree)
+  const trouble = stderr.split('\n').filter((l) => l.trim() && !/No such file or directory/.test(l));
+  if (code !== null && trouble.length === 0 && out.count > 0) {
+    out.end();
+    return true;
+  }
+  const err: NodeJS.ErrnoException = new Error(`cannot list everything under ${absDir}: ${trouble.slice(0, 3).join('; ') || `find ended with ${code === null ? 'no exit status' : `status ${code}`}`}`);
+  err.code = /Permission denied/.test(stderr) ? 'EACCES' : 'EIO';
+  throw err;
 }

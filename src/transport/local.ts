@@ -310,7 +310,7 @@ export class LocalRemote implements Remote {
   }
 
   /** the whole tree by GNU find (transport/local-walk.ts): a repair lists a big root fast this way */
-  walk(onEntry: (rel: string, e: Entry) => void): Promise<boolean> {
+  walk(onEntry: (rel: string, e: Entry, depth: number) => void): Promise<boolean> {
     return findWalk(this.root, onEntry);
   }
 

@@ -65,9 +65,9 @@ export interface Remote {
   /** create a small file only when nothing is at path (O_EXCL; locks); false when something is */
   createExclusive(path: string, data: Buffer | string): Promise<boolean>;
   /** optional: everything below the root in one pass (pre-order, symlinks not followed, .chain/
-   *  left out), for a fast listing of a big tree; false when this Remote cannot (then list
-   *  directory by directory) */
-  walk?(onEntry: (rel: string, e: Entry) => void): Promise<boolean>;
+   *  left out; depth 1 for what is directly in the root), for a fast listing of a big tree; false
+   *  when this Remote cannot (then list directory by directory) */
+  walk?(onEntry: (rel: string, e: Entry, depth: number) => void): Promise<boolean>;
 }
 
 /** A file being read for sending: positional reads, and a last check that it is still the planned version. */

@@ -153,7 +153,11 @@ export class SftpChannel {
   /** one READDIR batch, or null at the end of the directory */
   async readdirChunk(path: string, handle: Buffer): Promise<FileEntryWithStats[] | null> {
     try {
-      return await this.req('list', path, (cb: Cb<FileEntryWithStats[]>) => this.sftp.readdir(handle, cb));
+      // EOF ends every listing (up to READDIR_DEPTH times per directory): answered as null here,
+      // without building an SftpError (and its stack trace) for it
+      return await this.req('list', path, (cb: Cb<FileEntryWithStats[] | null>) =>
+        this.sftp.readdir(handle, (err, list) => (err && (err as { code?: unknown }).code === SFTP_STATUS.EOF ? cb(null, null) : cb(err, list))),
+      );
     } catch (err) {
       if (err instanceof SftpError && err.code === SFTP_STATUS.EOF) return null;
       throw err;

@@ -4,7 +4,7 @@
 // Many calls may run at once: requests are pipelined on the channel, bounded by the limits in
 // sftp-channel.ts.
 import { posix } from 'node:path';
-import type { Stats, FileEntryWithStats } from 'ssh2';
+import type { Stats, FileEntryWithStats, SFTPWrapper } from 'ssh2';
 import type { Entry, DirEntry, EntryType } from '../core/types.js';
 import { MODE_BITS } from '../core/entry.js';
 import { safeRel, parentOf, joinRel } from '../core/paths.js';
@@ -15,6 +15,7 @@ import { SftpChannel, type ChannelOptions } from './sftp-channel.js';
 import { SftpError, SFTP_STATUS } from './sftp-errors.js';
 import { DirGuard, isNoSuchFile } from './dir-guard.js';
 import { sendContent, localContent, bufferContent, type Content } from './sftp-put.js';
+import { SshWalk } from './ssh-walk.js';
 
 export { SftpError, type SftpErrorKind } from './sftp-errors.js';
 
@@ -53,14 +54,30 @@ function sameFile(st: Stats, expect: Entry): boolean {
 export interface SftpRemoteOptions extends ChannelOptions {
   /** close the SSH session when the Remote is closed (default true) */
   closeSession?: boolean;
+  /** walk() lists the whole tree by find run on the host (ssh-walk.ts), when it runs commands for
+   *  us; its command is started now (a repair lists every host once) */
+  walk?: boolean;
 }
 
 /** Open a Remote on session's SFTP channel, rooted at root (absolute). */
 export async function openSftpRemote(session: SshSession, name: string, root: string, opts: SftpRemoteOptions = {}): Promise<SftpRemote> {
-  const sftp = await session.sftp();
+  // (started first: the host starts its command while it starts sftp-server)
+  const walk = opts.walk ? new SshWalk(session.client, name, trimRoot(root)) : undefined;
+  let sftp: SFTPWrapper;
+  try {
+    sftp = await session.sftp();
+  } catch (err) {
+    walk?.cancel();
+    throw err;
+  }
   const ch = new SftpChannel(sftp, name, opts);
   session.once('end', (err) => ch.kill(err));
-  return new SftpRemote(ch, name, root, opts.closeSession === false ? undefined : () => session.close());
+  return new SftpRemote(ch, name, root, opts.closeSession === false ? undefined : () => session.close(), walk);
+}
+
+/** the root as SftpRemote keeps it: no trailing slash */
+function trimRoot(root: string): string {
+  return root.length > 1 ? root.replace(/\/+$/, '') : root;
 }
 
 export class SftpRemote implements Remote {
@@ -75,9 +92,11 @@ export class SftpRemote implements Remote {
     readonly name: string,
     root: string,
     private readonly onClose?: () => Promise<void>,
+    /** lists the whole tree in one pass on the host (ssh-walk.ts), once */
+    private walker?: SshWalk,
   ) {
     if (!root.startsWith('/')) throw new Error(`root must be absolute: ${root}`);
-    this.root = root.length > 1 ? root.replace(/\/+$/, '') : root;
+    this.root = trimRoot(root);
     this.dirs = new DirGuard(ch, name, this.root);
   }
 
@@ -137,6 +156,14 @@ export class SftpRemote implements Remote {
       }),
     );
     return out;
+  }
+
+  /** the whole tree by GNU find on the host, when it runs commands for us (ssh-walk.ts, and only
+   *  once: opened with `walk`); else false */
+  async walk(onEntry: (rel: string, e: Entry, depth: number) => void): Promise<boolean> {
+    const w = this.walker;
+    this.walker = undefined;
+    return w ? w.run(onEntry) : false;
   }
 
   async readdir(path: string): Promise<DirEntry[]> {
@@ -562,6 +589,7 @@ export class SftpRemote implements Remote {
   }
 
   async close(): Promise<void> {
+    this.walker?.cancel();
     this.ch.end();
     await this.onClose?.();
   }

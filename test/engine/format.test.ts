@@ -1,7 +1,7 @@
-// fmtBytes: sizes and rates for log lines and status output, table by table.
+// fmtBytes and fmtCount: sizes, rates and counts for log lines and status output, table by table.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fmtBytes } from '../../src/engine/format.js';
+import { fmtBytes, fmtCount } from '../../src/engine/format.js';
 
 const cases: [number, string][] = [
   [0, '0 B'],
@@ -14,3 +14,23 @@ const cases: [number, string][] = [
 ];
 
 for (const [n, want] of cases) test(`fmtBytes(${n}) = ${want}`, () => assert.equal(fmtBytes(n), want));
+
+// fmtCount: counts with thousands separators, as toLocaleString('en-US') writes them
+const counts: [number, string][] = [
+  [0, '0'],
+  [7, '7'],
+  [999, '999'],
+  [1000, '1,000'],
+  [12345, '12,345'],
+  [100110, '100,110'],
+  [1234567, '1,234,567'],
+  [1.5, '1.5'], // not a whole count: toLocaleString's answer
+  [-1234, '-1,234'],
+];
+
+for (const [n, want] of counts) {
+  test(`fmtCount(${n}) = ${want}`, () => {
+    assert.equal(fmtCount(n), want);
+    assert.equal(fmtCount(n), n.toLocaleString('en-US'));
+  });
+}

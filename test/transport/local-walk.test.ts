@@ -1,15 +1,15 @@
 // FindOutput (transport/local-walk.ts): find's -printf output parsed from bytes, fed in chunks cut
-// anywhere; and findWalk on a real tree.
+// anywhere; what a finished run means (findOutcome); and findWalk on a real tree.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, utimesSync, rmSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { Entry } from '../../src/core/types.js';
-import { FindOutput, findWalk } from '../../src/transport/local-walk.js';
+import { FindOutput, findOutcome, findWalk } from '../../src/transport/local-walk.js';
 
-/** one entry as find prints it with '%y %s %T@ %m\0%P\0%l\0' */
-const rec = (head: string, path: string, target = '') => Buffer.from(`${head}\0${path}\0${target}\0`);
+/** one entry as find prints it with '%y %d %s %T@ %m\0%P\0%l\0' (head: "%y %s %T@ %m"; the depth from the path) */
+const rec = (head: string, path: string, target = '') => Buffer.from(`${head[0]} ${path.split('/').length} ${head.slice(2)}\0${path}\0${target}\0`);
 
 const cases: { name: string; out: Buffer; want: [string, Entry][] }[] = [
   { name: 'a file', out: rec('f 5120 1600000000.0000000000 644', 'd0/f.bin'), want: [['d0/f.bin', { type: 'file', size: 5120, mtime: 1600000000, mode: 0o644 }]] },
@@ -37,7 +37,10 @@ for (const c of cases) {
   test(`FindOutput: ${c.name}, whole and cut at every byte`, () => {
     const parse = (chunks: Buffer[]) => {
       const got: [string, Entry][] = [];
-      const p = new FindOutput((rel, e) => got.push([rel, e]));
+      const p = new FindOutput((rel, e, depth) => {
+        assert.equal(depth, rel.split('/').length);
+        got.push([rel, e]);
+      });
       for (const ch of chunks) p.push(ch);
       p.end();
       assert.equal(p.count, got.length);
@@ -51,7 +54,7 @@ for (const c of cases) {
 
 test('FindOutput: output that stops inside an entry is an error', () => {
   const p = new FindOutput(() => {});
-  p.push(Buffer.from('f 1 1.0 644\0a\0'));
+  p.push(Buffer.from('f 1 1 1.0 644\0a\0'));
   assert.throws(() => p.end(), /middle of an entry/);
 });
 
@@ -94,4 +97,27 @@ test('findWalk: a callback that throws stops the walk and rejects with its error
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// findOutcome: what a finished find run means, by exit status, stderr and entries listed
+const outcomes: { name: string; code: number | null; stderr: string; entries: number; want: boolean | 'EIO' | 'EACCES' }[] = [
+  { name: 'status 0', code: 0, stderr: '', entries: 3, want: true },
+  { name: 'status 0, an empty tree', code: 0, stderr: '', entries: 0, want: true },
+  { name: 'entries that vanished meanwhile', code: 1, stderr: "find: '/r/a/x': No such file or directory\n", entries: 3, want: true },
+  { name: 'the root itself gone, nothing listed', code: 1, stderr: "find: '/r/': No such file or directory\n", entries: 0, want: 'EIO' },
+  { name: 'a directory it could not read', code: 1, stderr: "find: '/r/a': Permission denied\n", entries: 3, want: 'EACCES' },
+  { name: 'no -printf (busybox)', code: 1, stderr: 'find: unrecognized: -printf\n', entries: 0, want: false },
+  { name: 'killed (no exit status)', code: null, stderr: '', entries: 3, want: 'EIO' },
+];
+for (const c of outcomes) {
+  test(`findOutcome: ${c.name}`, () => {
+    const out = new FindOutput(() => {});
+    out.count = c.entries;
+    if (typeof c.want === 'boolean') assert.equal(findOutcome('/r', c.code, c.stderr, out), c.want);
+    else assert.throws(() => findOutcome('/r', c.code, c.stderr, out), (err: NodeJS.ErrnoException) => err.code === c.want);
+  });
+}
+
+test('findWalk: a root that is not there is an error, not an empty tree', async () => {
+  await assert.rejects(findWalk(join(tmpdir(), `chain-no-such-${process.pid}`), () => {}), (err: NodeJS.ErrnoException) => err.code === 'EIO');
 });

@@ -14,9 +14,10 @@ import { Ring, resolveSelf } from '../../config/ring.js';
 import { LocalRemote } from '../../transport/local.js';
 import { runRepair, type RepairOutcome } from '../../engine/repair.js';
 import { describeHolder } from '../../engine/lock.js';
-import { loadFromArgs, makeLogger, makeProgress, openRemote, type GlobalArgs } from '../context.js';
+import { loadFromArgs, makeLogger, makeProgress, openRemote, preloadSsh, type GlobalArgs } from '../context.js';
 import { countsTable, itemize, jsonReport } from '../repair-report.js';
 import { setExit } from '../exit.js';
+import { fmtCount } from '../../engine/format.js';
 
 interface RepairArgs extends GlobalArgs {
   link?: string;
@@ -55,6 +56,9 @@ export const repairCommand: CommandModule<GlobalArgs, RepairArgs> = {
     if (maxDelete !== undefined && (!Number.isInteger(maxDelete) || maxDelete < 0)) throw new ConfigError(`--max-delete must be a whole number of paths (0 or more), got ${maxDelete}`);
 
     const self = whoAmI(config, argv);
+    // the SSH modules (ssh2 is ~60 ms of CPU to load) before our own root's listing begins: loaded
+    // later, they would compete with parsing its output, and the SSH handshakes would start later
+    if (config.hosts.some((h) => h.name !== self?.name)) await preloadSsh();
     const log = makeLogger(argv, self?.name);
     const halt = new AbortController();
     const onSignal = (sig: string) => {
@@ -71,7 +75,7 @@ export const repairCommand: CommandModule<GlobalArgs, RepairArgs> = {
         hosts: config.hosts.map((h) => ({
           name: h.name,
           // our own root directly: no SSH to ourselves, and it stays reachable whatever sshd does
-          connect: async () => (self?.name === h.name && existsSync(h.root) ? new LocalRemote(h.root, h.name) : openRemote(config, h)),
+          connect: async () => (self?.name === h.name && existsSync(h.root) ? new LocalRemote(h.root, h.name) : openRemote(config, h, { walk: true })),
         })),
         mode,
         delete: argv.delete === true,
@@ -143,10 +147,10 @@ function print(out: RepairOutcome, argv: RepairArgs, mode: string): void {
     if (plan && (out.dryRun || out.stop) && argv.verbose) w(itemize(plan));
     if (plan && plan.differing === 0 && !out.stop) {
       const up = out.hosts.filter((h) => h.state === 'ok').map((h) => h.name);
-      w(`nothing to do: ${plan.compared.toLocaleString('en-US')} paths identical on ${up.join(', ')}\n`);
+      w(`nothing to do: ${fmtCount(plan.compared)} paths identical on ${up.join(', ')}\n`);
     } else if (plan && (out.dryRun || out.stop)) {
       w(countsTable(out, 'planned'));
-      w(`${plan.differing.toLocaleString('en-US')} of ${plan.compared.toLocaleString('en-US')} paths differ (${mode})${plan.conflicts ? `, ${plan.conflicts} conflict cop${plan.conflicts === 1 ? 'y' : 'ies'} to keep` : ''}\n`);
+      w(`${fmtCount(plan.differing)} of ${fmtCount(plan.compared)} paths differ (${mode})${plan.conflicts ? `, ${plan.conflicts} conflict cop${plan.conflicts === 1 ? 'y' : 'ies'} to keep` : ''}\n`);
       if (out.dryRun) w('dry run: nothing was changed\n');
     } else if (plan) {
       w(countsTable(out, 'done'));
@@ -158,7 +162,7 @@ function print(out: RepairOutcome, argv: RepairArgs, mode: string): void {
       if (out.code === EXIT.OK) w(`repaired in ${(out.elapsedMs / 1000).toFixed(1)}s: ${ok.join(', ')} are consistent\n`);
       else if (out.code === EXIT.PARTIAL) w(`repaired what could be reached in ${(out.elapsedMs / 1000).toFixed(1)}s (${ok.join(', ')}); run chain repair again when every host is back\n`);
     }
-    if (plan && plan.keptOnTargets) w(`${plan.keptOnTargets.toLocaleString('en-US')} path(s) the source lacks were left in place (--delete removes them)\n`);
+    if (plan && plan.keptOnTargets) w(`${fmtCount(plan.keptOnTargets)} path(s) the source lacks were left in place (--delete removes them)\n`);
     if (plan && plan.unsupportedCount) w(`${plan.unsupportedCount} entr${plan.unsupportedCount === 1 ? 'y' : 'ies'} chain cannot replicate (sockets, FIFOs, devices) left alone, e.g. ${plan.unsupported.slice(0, 3).map((u) => `${u.host}:${u.path}`).join(', ')}\n`);
   }
   if (out.stop) throw new ChainError(out.stop.message, { exitCode: EXIT.FAILED, hint: out.stop.hint });
