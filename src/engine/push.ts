@@ -102,6 +102,8 @@ export interface PushContext {
   /** a whole tree to send on from inside a hold of our predecessor's (it is still writing there):
    *  true = leave it for now, it is compared once the hold ends (engine/holds.ts) */
   deferTree?: (path: string) => boolean;
+  /** called once, before the first change a batch makes on the target (a hold: engine/holds.ts) */
+  beforeWrite?: () => void;
   /** paths in flight at once (each is several pipelined SFTP requests) */
   concurrency?: number;
   onProgress?: (stats: PushStats) => void;
@@ -204,8 +206,19 @@ export class Applier {
     return this.changed.slice(this.streamed);
   }
 
+  private writing = false;
+
+  /** the first change this batch makes on the target is about to go (ctx.beforeWrite, once) */
+  private willWrite(): void {
+    if (this.writing) return;
+    this.writing = true;
+    this.ctx.beforeWrite?.();
+  }
+
   /** Structural step of an action (removal of what is in the way, directories). */
   async structure(a: Action): Promise<void> {
+    if (a.op === 'skip') return;
+    this.willWrite();
     const { target, memory } = this.ctx;
     if (a.op === 'remove') {
       await this.expect(a.path, a.remote);
@@ -232,6 +245,7 @@ export class Applier {
   /** Content step of an action (files, links, renames, attributes). `before` is what the plan saw
    *  on the target, when known: a put checks it is still there, and keeps it, before replacing it. */
   async content(a: Action, before?: Entry | null): Promise<void> {
+    if (a.op === 'put' || a.op === 'symlink' || a.op === 'rename' || a.op === 'setattr') this.willWrite();
     const { target, source, memory } = this.ctx;
     switch (a.op) {
       case 'put': {

@@ -167,9 +167,13 @@ export class LinkRunner {
     const t0 = Date.now();
     const unwritten = (e: unknown) => this.o.log.debug(`inbox manifest not written on ${this.o.target}: ${(e as Error).message}`);
     const hold = holdPrefixes(batch);
-    if (hold) await sendManifest(target, this.o.self, [], { hold }).catch(unwritten);
-    const res = await pushBatch({ ...this.context(target), ...this.policy }, batch);
-    if (res.changed.length || hold) await sendManifest(target, this.o.self, res.changed, { release: !!hold }).catch(unwritten);
+    // (the hold goes with the batch's first write, not awaited: it is a hint, needed on the target
+    // before its own window closes, and a batch that only finds everything in place needs none)
+    let holding: Promise<void> | undefined;
+    const beforeWrite = hold ? () => void (holding = sendManifest(target, this.o.self, [], { hold }).catch(unwritten)) : undefined;
+    const res = await pushBatch({ ...this.context(target), ...this.policy, beforeWrite }, batch);
+    await holding;
+    if (res.changed.length || holding) await sendManifest(target, this.o.self, res.changed, { release: !!holding }).catch(unwritten);
     if (worked(res.stats)) this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
     this.account(res);
     return res;
