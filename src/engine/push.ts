@@ -121,6 +121,18 @@ export class Applier {
   /** per path of a batch: where the version it holds set out from (see Change.origin) */
   readonly origins = new Map<string, { origin?: string; entry: Entry | null }>();
   private readonly dirs = new Once<string>();
+  /** directories whose entries this batch compared already: true = all the way down. A tree sync
+   *  of the batch does not compare one again (a rescan of the root and the batch's own new
+   *  directories reach the same ones; one planned as new on the target would be sent twice). */
+  readonly compared = new Map<string, boolean>();
+
+  /** true when dir still needs comparing (deep: all the way down), and notes that it is being compared */
+  toCompare(dir: string, deep: boolean): boolean {
+    const seen = this.compared.get(dir);
+    if (seen === true || (seen === false && !deep)) return false;
+    this.compared.set(dir, deep);
+    return true;
+  }
   private trashDir?: Promise<void>;
 
   constructor(readonly ctx: PushContext) {}
@@ -535,6 +547,7 @@ async function checkLocally(ap: Applier, dir: string, changedSince: number): Pro
   const dirs = [dir];
   while (dirs.length && !ap.broken) {
     const d = dirs.pop()!;
+    if (ap.compared.has(d)) continue; // (compared by another tree of this batch)
     const mine = await source.readdir(d);
     const before = unknown.length;
     for (const { name, entry, problem } of mine) {
@@ -553,7 +566,7 @@ async function checkLocally(ap: Applier, dir: string, changedSince: number): Pro
     if (unknown.length - before > LOOKUPS_PER_DIR) {
       unknown.splice(before);
       listAll.push(d);
-    }
+    } else ap.compared.set(d, false);
   }
   for (const d of listAll) if (!ap.broken && !ap.ctx.deferTree?.(d)) await syncTree(ap, d, { shallow: true, changedSince });
   await forEachLimit(unknown, ap.ctx.concurrency ?? 128, (j) => {

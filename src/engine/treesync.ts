@@ -34,6 +34,10 @@ export async function syncTree(ap: Applier, root: string, opts: TreeSyncOptions 
   const conc = ap.ctx.concurrency ?? 128;
   await pool<DirJob>([{ dir: root, remoteEmpty: opts.remoteEmpty ?? false }], opts.dirConcurrency ?? 4, async (job, more) => {
     if (ap.broken) return;
+    // Compared already in this batch, by another of its trees: not again. A directory planned as
+    // new there was new there for that compare too, so it went all the way down; only a deep
+    // sync of a directory both sides had needs more than a shallow compare gave it.
+    if (!ap.toCompare(job.dir, !opts.shallow && !job.remoteEmpty)) return;
     const [mine, theirs] = await Promise.all([source.readdir(job.dir), job.remoteEmpty ? Promise.resolve([]) : target.readdir(job.dir)]);
     opts.onDir?.(mine.length);
     const remote = new Map<string, Entry>(theirs.map((d) => [d.name, d.entry]));

@@ -328,6 +328,25 @@ test('a directory event for a directory this link made there: files in it whose 
   same();
 });
 
+test('a rescan of the root and the new directories of the same burst send each file once', async () => {
+  // a burst's rescan names the root (the new top directory's parent) and every leaf directory;
+  // the leaves, planned as new on the target, were sent again after the root's compare filled them
+  for (const d of ['b0/d0/e0', 'b0/d0/e1', 'b0/d1/e0']) {
+    mkdirSync(join(a, d), { recursive: true });
+    for (let i = 0; i < 5; i++) writeFileSync(join(a, d, `f${i}`), `${d}/${i}`);
+  }
+  const c = ctx();
+  let puts = 0;
+  const put = c.target.put.bind(c.target);
+  c.target.put = (...args) => (puts++, put(...args));
+  const tree = { tree: true };
+  const r = await pushBatch(c, [{ ...ch(''), ...tree }, { ...ch('b0/d0/e0'), ...tree }, { ...ch('b0/d0/e1'), ...tree }, { ...ch('b0/d1/e0'), ...tree }]);
+  assert.deepEqual(r.failed, []);
+  assert.equal(puts, 15, 'each file put once');
+  assert.equal(r.stats.files, 15);
+  same();
+});
+
 test('the target side of a batch is asked in one lstatMany where the Remote has it; a failing lstatMany falls back to one lstat per path', async () => {
   for (let i = 0; i < 30; i++) writeFileSync(join(a, `f${i}`), `v${i}`);
   for (const failing of [false, true]) {
