@@ -29,6 +29,7 @@ import { watchDir, watchTree, writeSnapshot, type TreeWatch, type Watch } from '
 import type { DaemonStatus } from './status.js';
 import { sleep } from './backoff.js';
 import { Holds, HOLD_MAX_MS } from './holds.js';
+import { BurstSettle } from './burst.js';
 
 /** What the daemon needs to know of the ring; re-read on reload. */
 export interface RingView {
@@ -64,6 +65,9 @@ export interface DaemonOptions {
 }
 type LinkRunnerProgress = { start(text: string): void; update(text: string): void; stop(text: string): void };
 
+/** a burst is over when the watcher has reported no large batch for this long (or 2 intervals) */
+const BURST_SETTLE_MS = 2_000;
+
 export class WatchDaemon {
   private view: RingView;
   private exclude: ExcludeFn;
@@ -79,11 +83,18 @@ export class WatchDaemon {
   private readonly stopped = new AbortController();
   /** what our predecessors' batches are writing here now (engine/holds.ts) */
   private readonly holds: Holds;
+  /** a burst's top directories, compared again once it has settled (engine/burst.ts) */
+  private readonly settle: BurstSettle;
 
   constructor(private readonly o: DaemonOptions) {
     this.view = o.resolve();
     this.exclude = compileExclude(this.view.exclude);
     this.holds = new Holds(Math.max(HOLD_MAX_MS, 5 * this.view.intervalMs));
+    this.settle = new BurstSettle(Math.max(BURST_SETTLE_MS, 2 * this.view.intervalMs), (again) => {
+      if (this.stopping) return;
+      this.successor.queue.addRescan(again);
+      this.bypass?.runner.queue.addRescan(again);
+    });
   }
 
   private get snapshotFile(): string {
@@ -146,6 +157,7 @@ export class WatchDaemon {
         const changes = dirs.filter((d) => !this.exclude(d)).map((path) => ({ path, kind: 'change' as const, since: now, at: now, tree: true }));
         this.successor.queue.addRescan(changes);
         this.bypass?.runner.queue.addRescan(changes);
+        this.settle.add(changes.map((c) => c.path), now);
       },
     });
     this.inbox = await watchDir(join(v.root, INBOX_DIR), () => void this.pullInbox());
@@ -174,6 +186,7 @@ export class WatchDaemon {
       this.fatal ??= err as Error;
     } finally {
       clearInterval(ticker);
+      this.settle.cancel();
       clearInterval(snapshots);
       clearInterval(pruner);
       await this.stopBypass();

@@ -347,6 +347,25 @@ test('a rescan of the root and the new directories of the same burst send each f
   same();
 });
 
+test('a rescan of a top directory the link knows finds a file deep inside whose event was lost, without listing the target', async () => {
+  for (let i = 0; i < 3; i++) {
+    mkdirSync(join(a, `b0/d${i}/e0`), { recursive: true });
+    for (let j = 0; j < 5; j++) writeFileSync(join(a, `b0/d${i}/e0/f${j}`), `${i}${j}`);
+  }
+  const m = new LinkMemory();
+  await pushBatch(ctx(m), [ch('b0')]);
+  same();
+  writeFileSync(join(a, 'b0/d1/e0/late'), 'its event was dropped (inotify queue overflow)');
+  const c = ctx(m);
+  const asked: string[] = [];
+  const readdir = c.target.readdir.bind(c.target);
+  c.target.readdir = (p) => (asked.push(p), readdir(p));
+  const r = await pushBatch(c, [{ ...ch('b0'), tree: true }]);
+  assert.equal(r.stats.files, 1);
+  assert.deepEqual(asked, []);
+  same();
+});
+
 test('the target side of a batch is asked in one lstatMany where the Remote has it; a failing lstatMany falls back to one lstat per path', async () => {
   for (let i = 0; i < 30; i++) writeFileSync(join(a, `f${i}`), `v${i}`);
   for (const failing of [false, true]) {
