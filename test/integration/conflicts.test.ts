@@ -3,13 +3,14 @@
 // whatever order things arrive in; an older-dated restore (cp -p) wins, also across a restart;
 // `conflicts: keep` keeps the loser under a chain-conflict name; the trash keeps what was replaced
 // or deleted; `delete: false` never removes anything.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, readFileSync, rmSync, utimesSync, statSync, existsSync, readdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
-import { startHosts, type Ring } from '../support/sshd.js';
-import { spawnChain, Watchers, type Daemon } from '../support/chain.js';
+import type { Ring } from '../support/sshd.js';
+import { spawnChain, type Daemon } from '../support/chain.js';
+import { ringForFile } from '../support/ring.js';
 import { ringDiff, until } from '../support/tree.js';
 import { compareVersions } from '../../src/core/entry.js';
 import { conflictName, isConflictName } from '../../src/core/conflict.js';
@@ -17,14 +18,7 @@ import { trashDay } from '../../src/core/trash.js';
 import type { Entry } from '../../src/core/types.js';
 
 let ring: Ring;
-const watchers = new Watchers();
-before(async () => {
-  ring = await startHosts(3);
-});
-after(async () => {
-  await watchers.killAll();
-  await ring?.stop();
-});
+const watchers = ringForFile(3, (r) => (ring = r));
 
 const startAll = (cfg: string) => watchers.start(ring.hosts, cfg);
 const stopAll = (ds: Daemon[]) => watchers.stop(ds);

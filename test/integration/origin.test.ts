@@ -2,24 +2,17 @@
 // host3 does not compare it back with host1 file by file. The inbox manifests say where each change
 // started (its origin); the last hop drops a path that is still exactly what arrived when its own
 // target is that origin. Counted from host1's own sftp-server log (at VERBOSE it names every lstat).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startHosts, type Ring, type TestHost } from '../support/sshd.js';
-import { Watchers } from '../support/chain.js';
+import type { Ring, TestHost } from '../support/sshd.js';
+import { ringForFile } from '../support/ring.js';
 import { ringDiff, snapshot, until } from '../support/tree.js';
 
 let ring: Ring;
-const watchers = new Watchers();
-before(async () => {
-  ring = await startHosts(3);
-});
-after(async () => {
-  await watchers.killAll();
-  await ring?.stop();
-});
+const watchers = ringForFile(3, (r) => (ring = r));
 
 /** the harness runs sftp-server at INFO, which logs opens and renames but not lstat: VERBOSE does
  *  ("lstat name …"); new SFTP sessions only, so this is done before the daemons connect */

@@ -1,22 +1,16 @@
 // Issue 3: links that break. Real sshd, real signals, the real binary.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startHosts, type Ring } from '../support/sshd.js';
-import { chain, spawnChain, Watchers, type Daemon } from '../support/chain.js';
+import type { Ring } from '../support/sshd.js';
+import { chain, spawnChain, type Daemon } from '../support/chain.js';
+import { ringForFile } from '../support/ring.js';
 import { ringDiff, until } from '../support/tree.js';
 
 let ring: Ring;
-const watchers = new Watchers();
-before(async () => {
-  ring = await startHosts(3);
-});
-after(async () => {
-  await watchers.killAll();
-  for (const h of ring?.hosts ?? []) h.signal('SIGCONT', { all: true });
-  await ring?.stop();
-});
+// (a host left stopped by a failed test is continued, or it could not be stopped)
+const watchers = ringForFile(3, (r) => (ring = r), { beforeStop: (r) => r.hosts.forEach((h) => h.signal('SIGCONT', { all: true })) });
 
 const startAll = (cfg: string) => watchers.start(ring.hosts, cfg);
 const stopAll = (ds: Daemon[]) => watchers.stop(ds);
