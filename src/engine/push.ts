@@ -229,7 +229,6 @@ export class Applier {
 
   /** Structural step of an action (removal of what is in the way, directories). */
   async structure(a: Action): Promise<void> {
-    if (a.op === 'skip') return;
     this.willWrite();
     const { target, memory } = this.ctx;
     if (a.op === 'remove') {

@@ -133,10 +133,10 @@ export class ChangeQueue {
     const now = Date.now();
     let deferred = false;
     for (const p of w.values()) {
-      const c: PendingChange = { path: p.path, kind: p.kind, since: p.since, at: p.at, ...(p.tree && { tree: true }) };
+      const c: PendingChange = { path: p.path, kind: p.kind, since: p.since, at: p.at };
       if (!all && this.holds?.covers(p.path) && !this.ready.has(p.path)) {
         const prev = this.deferred.get(p.path);
-        if (prev) Object.assign(prev.change, { kind: c.kind, at: c.at, ...(c.tree && { tree: true }) });
+        if (prev) Object.assign(prev.change, { kind: c.kind, at: c.at });
         else this.deferred.set(p.path, { change: c, until: now + this.holds.maxMs });
         deferred = true;
       } else this.merge(c);
