@@ -71,7 +71,7 @@ const SIZE = 5 * 1024;
 /** Run the repair benchmark; the caller owns nothing it started (hosts and files are cleaned up). */
 export async function repairBench(opts: Partial<RepairBenchOptions> = {}): Promise<RepairBenchResult> {
   const o: RepairBenchOptions = { runs: 5, files: 100_000, entries: 1_000_000, only: new Set(['link', 'rss']), say: (s) => process.stderr.write(s + '\n'), ...opts };
-  if (!existsSync(join(BIN, '..', '..', 'dist', 'src', 'cli', 'main.js'))) throw new Error('bench/repair.ts runs the built binary: npm run build first');
+  if (!existsSync(join(BIN, '..', '..', 'dist', 'cli', 'main.js'))) throw new Error('bench/repair.ts runs the built binary: npm run build first');
   const dir = mkdtempSync(join(tmpdir(), 'chain-bench-repair-'));
   const ring = o.ring ?? (await startHosts(2));
   // a stock sftp-server: the test harness's per-request log would tax every SFTP request

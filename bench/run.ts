@@ -182,9 +182,12 @@ async function startChainRing(label: string, intervalMs: number, rootName: strin
   };
 }
 
+// tsc's output, unbundled: a CPU profile of it names chain's modules (dist/src/...) and each package
+const TSC_MAIN = BIN.replace(/bin\/chain$/, 'dist/src/cli/main.js');
+
 function startChainDaemon(name: string, cfg: string, host: string, cpuProf?: string): Proc {
-  const node = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`, `--cpu-prof-name=${host}.cpuprofile`] : [];
-  return new Proc(name, process.execPath, [...node, BIN, '--config', cfg, '--host', host, 'watch'], { logFile: join(benchDir, `${name}.log`) });
+  const node = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`, `--cpu-prof-name=${host}.cpuprofile`, TSC_MAIN] : [BIN];
+  return new Proc(name, process.execPath, [...node, '--config', cfg, '--host', host, 'watch'], { logFile: join(benchDir, `${name}.log`) });
 }
 
 interface LsyncdChain {
@@ -786,7 +789,7 @@ async function main(): Promise<void> {
     () => true,
     () => false,
   );
-  if (!existsSync(BIN.replace(/bin\/chain$/, 'dist/src/cli/main.js'))) usage('dist/ is missing: run `npm run build` (npm run bench does)');
+  if (!existsSync(BIN.replace(/bin\/chain$/, 'dist/cli/main.js')) || !existsSync(TSC_MAIN)) usage('dist/ is missing: run `npm run build` (npm run bench does)');
 
   step('starting 3 sshd hosts on 127.0.0.1');
   ring = await startHosts(3);

@@ -9,6 +9,7 @@ import { hideBin } from 'yargs/helpers';
 import { ChainError } from '../core/errors.js';
 import { EXIT, type ExitCode } from '../core/exit-codes.js';
 import { takeExit } from './exit.js';
+import { chainVersion } from './version.js';
 import type { GlobalArgs } from './context.js';
 
 type Command = CommandModule<GlobalArgs, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -85,7 +86,7 @@ export async function main(args: string[]): Promise<ExitCode> {
     .strict()
     .help()
     .alias('h', 'help')
-    .version()
+    .version(chainVersion())
     .epilogue('exit codes: 0 done, 1 failed, 2 usage or config error, 3 partial (a host was unreachable), 75 busy\nman chain, man chain.yaml for the whole story')
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     // throw, never return: yargs goes on to run the command when fail() returns, so a misspelt

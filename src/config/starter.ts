@@ -1,6 +1,6 @@
 // The text `chain init` writes: chain.example.yaml from the package root, so the reference and
 // the starter are one file. The root is found by walking up to package.json, which works from
-// src/config/ (tsx) and from dist/src/config/ (tsc) alike.
+// src/config/ (tsx), from dist/src/config/ (tsc) and from dist/cli/ (the bundle) alike.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

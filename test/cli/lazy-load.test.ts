@@ -1,16 +1,18 @@
 // A command loads only what it uses: `watch` without metrics on a non-TTY never loads ora,
 // prom-client nor another command's module, and --version loads no command at all. Each of those
-// is start-up time for every command and resident memory for every daemon.
+// is start-up time for every command and resident memory for every daemon. bin/chain runs the
+// bundle (dist/cli/): a chunk it loads stands for the modules esbuild put in it (dist/cli.meta.json).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { join, dirname, relative, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { chain, spawnChain } from '../support/chain.js';
 import { startHosts, type Ring } from '../support/sshd.js';
 
 const HOOK = join(dirname(fileURLToPath(import.meta.url)), '..', 'support', 'trace-imports.mjs');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const wrap = [process.execPath, '--import', HOOK];
 let ring: Ring;
 let dir: string;
@@ -24,7 +26,21 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const loaded = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+interface Meta {
+  outputs: Record<string, { inputs: Record<string, unknown> }>;
+}
+
+/** the modules loaded: every URL resolved, and for a chunk of the bundle the modules in it */
+function loaded(file: string): string[] {
+  const urls = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+  const meta = JSON.parse(readFileSync(join(ROOT, 'dist', 'cli.meta.json'), 'utf8')) as Meta;
+  return urls.flatMap((url) => {
+    if (!url.startsWith('file:')) return [url];
+    const path = fileURLToPath(url);
+    const chunk = meta.outputs[relative(ROOT, path)];
+    return [path, ...Object.keys(chunk?.inputs ?? {}).map((m) => resolve(ROOT, m))];
+  });
+}
 const has = (mods: string[], part: string) => mods.some((m) => m.includes(part));
 
 test('chain --version loads no command module and no dependency but yargs', async () => {
@@ -32,7 +48,7 @@ test('chain --version loads no command module and no dependency but yargs', asyn
   const r = await chain(['--version'], { wrap, env: { TRACE_IMPORTS: trace } });
   assert.equal(r.exitCode, 0, r.stderr);
   const mods = loaded(trace);
-  assert.ok(has(mods, '/dist/src/cli/main.js'), `the trace works: ${mods.length} modules`);
+  assert.ok(has(mods, '/dist/cli/main.js') && has(mods, '/dist/src/cli/main.js'), `the trace works: ${mods.length} modules`);
   for (const part of ['/cli/commands/', '/node_modules/ora/', '/node_modules/prom-client/', '/node_modules/ssh2/', '/node_modules/zod/', '/node_modules/yaml/']) {
     assert.ok(!has(mods, part), `--version loaded ${part}`);
   }
