@@ -247,9 +247,12 @@ async function randomRing(seed: number, n: number, conflicts: 'newer' | 'keep') 
     version++;
     // unique sizes: two different versions never look identical (see the limitation in the docs)
     const text = `${h.name} v${version} `.padEnd(20 + version * 7, '.');
+    // a directory the write makes is an event of its own, as a watcher reports it: without it a
+    // d/q made and deleted on one host before it was pushed left d there alone (~1% of seeds)
+    const made = path.includes('/') && !existsSync(join(h.root, path, '..'));
     write(h.root, path, text, mtime);
     contents.set(text, `${h.name}:${path}`);
-    h.queue.addReady([ch(path)]);
+    h.queue.addReady(made ? [ch(path.slice(0, path.lastIndexOf('/'))), ch(path)] : [ch(path)]);
     return text;
   };
 
