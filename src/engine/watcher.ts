@@ -45,7 +45,7 @@ import { resolve, posix } from 'node:path';
 import parcel from '@parcel/watcher';
 import type { FsEvent } from '../core/types.js';
 import { ChainError } from '../core/errors.js';
-import { ancestors, parentOf, relativeTo } from '../core/paths.js';
+import { ancestors, parentOf, relativeTo, underRoot } from '../core/paths.js';
 import { STATE_DIR, isReserved } from '../core/names.js';
 
 export interface WatchHandlers {
@@ -269,7 +269,7 @@ const isGone = (err: unknown) => err instanceof GoneError;
 function directoriesAmong(top: string, items: Pending[]): Pending[] {
   return items.filter((i) => {
     try {
-      return lstatSync(posix.join(top, i.rel), { throwIfNoEntry: false })?.isDirectory() === true;
+      return lstatSync(underRoot(top, i.rel), { throwIfNoEntry: false })?.isDirectory() === true;
     } catch {
       return false; // gone or unreadable meanwhile: not a directory to catch up with
     }
