@@ -10,9 +10,9 @@
 //            children: chain's find, rsync's ssh) and of the hosts' sshd trees (sshd, sftp-server or
 //            the rsync server), and the load of processes the benchmark did not start.
 //   rss      1,000,000 entries (empty files, 1,000 dirs) on host1, hard-linked copy on host2;
-//            `chain repair --link host1:host2` under /usr/bin/time -v: listing both over SFTP, planning
-//            (nothing to do), locks. Peak RSS and wall time. Slow to set up (a million files): in
-//            `npm run bench` only with --repair-million.
+//            `chain repair --link host1:host2` under /usr/bin/time -v: listing both over SSH (find,
+//            else SFTP), planning (nothing to do), locks. Peak RSS and wall time. Slow to set up
+//            (a million files): in `npm run bench` only with --repair-million.
 //
 // Standalone: npm run build && node --import tsx bench/repair.ts [--runs N] [--quick] [--files N]
 //             [--entries N] [--only link,rss] [--json FILE]
@@ -220,7 +220,7 @@ async function rssSection(ring: Ring, dir: string, o: RepairBenchOptions, res: R
     wall.push(now() - t);
     const kb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1]);
     hwm.push(kb * 1024);
-    o.say(`  run ${i + 1}: peak RSS ${(kb / 1024).toFixed(0)} MiB, ${secs(wall[i]!)} (list both over SFTP + plan)`);
+    o.say(`  run ${i + 1}: peak RSS ${(kb / 1024).toFixed(0)} MiB, ${secs(wall[i]!)} (list both over SSH + plan)`);
   }
   res.rows.push({ workload: `repair over ${o.entries.toLocaleString('en-US')} entries (identical): peak RSS`, tool: 'chain repair', values: hwm, kind: 'bytes', command: `/usr/bin/time -v chain ${args.join(' ')}` });
   res.rows.push({ workload: `repair over ${o.entries.toLocaleString('en-US')} entries (identical): wall time`, tool: 'chain repair', values: wall, kind: 'time', command: `chain ${args.join(' ')}` });
