@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ChainError } from '../core/errors.js';
 
 export const EXAMPLE_FILE = 'chain.example.yaml';
 
@@ -14,6 +15,15 @@ export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url
   }
 }
 
-export function starterConfigText(): string {
-  return readFileSync(join(packageRoot(), EXAMPLE_FILE), 'utf8');
+export function starterConfigText(root: string = packageRoot()): string {
+  const file = join(root, EXAMPLE_FILE);
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    // an install that left the reference out (a hand-made image, a trimmed package): say what is missing
+    throw new ChainError(`cannot read ${file}, the starter config chain init writes: ${(err as Error).message}`, {
+      cause: err,
+      hint: `this install of chain is incomplete: reinstall the package, or copy ${EXAMPLE_FILE} from its source into ${root}`,
+    });
+  }
 }

@@ -3,8 +3,11 @@
 // must be valid when uncommented.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { ChainError } from '../../src/core/errors.js';
+import { EXIT } from '../../src/core/exit-codes.js';
 import { parseConfig } from '../../src/config/load.js';
 import { DEFAULTS, HOST_KEYS, SSH_KEYS, TOP_KEYS } from '../../src/config/schema.js';
 import { EXAMPLE_FILE, packageRoot, starterConfigText } from '../../src/config/starter.js';
@@ -86,6 +89,23 @@ test('the commented examples in chain.example.yaml are valid when uncommented', 
 
 test('starterConfigText is chain.example.yaml, found from the package root', () => {
   assert.equal(starterConfigText(), TEXT);
-  // the compiled layout (dist/src/config) finds the same root
+  // the compiled layout (dist/src/config) and the bundle (dist/cli) find the same root
   assert.equal(packageRoot(join(ROOT, 'dist', 'src', 'config')), ROOT);
+  assert.equal(packageRoot(join(ROOT, 'dist', 'cli')), ROOT);
+});
+
+test('an install without chain.example.yaml: chain init says what is missing and what to do', () => {
+  const bare = mkdtempSync(join(tmpdir(), 'chain-bare-'));
+  try {
+    assert.throws(
+      () => starterConfigText(bare),
+      (err: unknown) =>
+        err instanceof ChainError &&
+        err.exitCode === EXIT.FAILED &&
+        err.message.includes(join(bare, EXAMPLE_FILE)) &&
+        /incomplete: reinstall the package, or copy chain\.example\.yaml/.test(err.hint ?? ''),
+    );
+  } finally {
+    rmSync(bare, { recursive: true, force: true });
+  }
 });
