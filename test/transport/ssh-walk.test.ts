@@ -42,9 +42,15 @@ function fill(root: string): void {
   symlinkSync('/etc/passwd', join(root, 'd', 'abs-link'));
 }
 
-async function session(r: Ring): Promise<SshSession> {
+/** fn with an SSH session to r's first host, closed afterwards */
+async function withSession<T>(r: Ring, fn: (s: SshSession, h: TestHost) => Promise<T>): Promise<T> {
   const h = r.hosts[0]!;
-  return connect({ name: h.name, address: h.address, port: h.port, user: r.user, identity: r.clientKey, knownHosts: r.knownHosts, connectTimeoutMs: 5000 });
+  const s = await connect({ name: h.name, address: h.address, port: h.port, user: r.user, identity: r.clientKey, knownHosts: r.knownHosts, connectTimeoutMs: 5000 });
+  try {
+    return await fn(s, h);
+  } finally {
+    await s.close();
+  }
 }
 
 /** rel → entry, as listed into a Listings table by listHost (the repair's way) */
@@ -73,10 +79,8 @@ test('the command prints the marker, waits for our line, then runs find on the r
   assert.equal(walkCommand("/srv/it's"), `echo 'chain-walk 1' && read -r go && exec find '/srv/it'\\''s/' '-mindepth' '1' '(' '-path' '/srv/it'\\''s/.chain' '-prune' ')' '-o' '-printf' '%y %d %s %T@ %m\\0%P\\0%l\\0'`);
 });
 
-test('find over SSH lists exactly what READDIR over SFTP lists', async () => {
-  const h = ring.hosts[0]!;
-  const s = await session(ring);
-  try {
+test('find over SSH lists exactly what READDIR over SFTP lists', () =>
+  withSession(ring, async (s, h) => {
     const a = await listed(h, s, true);
     const b = await listed(h, s, false);
     assert.deepEqual(a, b);
@@ -85,59 +89,42 @@ test('find over SSH lists exactly what READDIR over SFTP lists', async () => {
     assert.ok(![...a.keys()].some((p) => p.startsWith('link-to-dir/')), 'a symlinked directory is not followed');
     assert.ok(![...a.keys()].some((p) => p === '.chain' || p.startsWith('.chain/')), '.chain/ is left out');
     assert.equal(a.get('d/b.bin')!.mtime, T);
-  } finally {
-    await s.close();
-  }
-});
+  }));
 
-test('the walk itself reports every entry once, parents first', async () => {
-  const h = ring.hosts[0]!;
-  const s = await session(ring);
-  try {
+test('the walk itself reports every entry once, parents first', () =>
+  withSession(ring, async (s, h) => {
     const seen: string[] = [];
     assert.equal(await sshWalk(s.client, h.name, h.root, (rel) => seen.push(rel)), true);
     assert.equal(new Set(seen).size, seen.length);
     for (const [i, p] of seen.entries()) if (p.includes('/')) assert.ok(seen.indexOf(p.slice(0, p.lastIndexOf('/'))) < i, `${p} after its directory`);
-  } finally {
-    await s.close();
-  }
-});
+  }));
 
-test('find runs when the walk is run, not when its command starts (the repair starts it before taking the lock)', async () => {
-  const h = ring.hosts[0]!;
-  const s = await session(ring);
-  try {
-    const w = new SshWalk(s.client, h.name, h.root);
-    await new Promise((r) => setTimeout(r, 500)); // (time for the host to start the command)
-    writeFileSync(join(h.root, 'late'), 'x');
-    const seen: string[] = [];
-    assert.equal(await w.run((rel) => seen.push(rel)), true);
-    assert.ok(seen.includes('late'));
-    // a walk never run is ended with the session, having listed nothing
-    new SshWalk(s.client, h.name, h.root).cancel();
-  } finally {
-    rmSync(join(h.root, 'late'));
-    await s.close();
-  }
-});
+test('find runs when the walk is run, not when its command starts (the repair starts it before taking the lock)', () =>
+  withSession(ring, async (s, h) => {
+    try {
+      const w = new SshWalk(s.client, h.name, h.root);
+      await new Promise((r) => setTimeout(r, 500)); // (time for the host to start the command)
+      writeFileSync(join(h.root, 'late'), 'x');
+      const seen: string[] = [];
+      assert.equal(await w.run((rel) => seen.push(rel)), true);
+      assert.ok(seen.includes('late'));
+      // a walk never run is ended with the session, having listed nothing
+      new SshWalk(s.client, h.name, h.root).cancel();
+    } finally {
+      rmSync(join(h.root, 'late'));
+    }
+  }));
 
-test('a root find cannot read fails the walk instead of looking empty', async () => {
-  const h = ring.hosts[0]!;
-  const s = await session(ring);
-  try {
+test('a root find cannot read fails the walk instead of looking empty', () =>
+  withSession(ring, async (s, h) => {
     await assert.rejects(
       sshWalk(s.client, h.name, join(h.root, 'no-such-dir'), () => {}),
       (err: NodeJS.ErrnoException) => err.code === 'EIO' && /cannot list everything/.test(err.message),
     );
-  } finally {
-    await s.close();
-  }
-});
+  }));
 
-test('a host that runs no commands for us (ForceCommand internal-sftp) answers false, and is listed over SFTP', async () => {
-  const h = sftpOnly.hosts[0]!;
-  const s = await session(sftpOnly);
-  try {
+test('a host that runs no commands for us (ForceCommand internal-sftp) answers false, and is listed over SFTP', () =>
+  withSession(sftpOnly, async (s, h) => {
     let reported = 0;
     assert.equal(await sshWalk(s.client, h.name, h.root, () => reported++), false);
     // (also when the forced sftp-server has been waiting a while)
@@ -147,13 +134,6 @@ test('a host that runs no commands for us (ForceCommand internal-sftp) answers f
     assert.equal(reported, 0);
     // the repair's listing falls back to READDIR and sees the same tree the other host's find does
     const viaSftp = await listed(h, s, true);
-    const s2 = await session(ring);
-    try {
-      assert.deepEqual([...viaSftp.keys()].sort(), [...(await listed(ring.hosts[0]!, s2, true)).keys()].sort());
-    } finally {
-      await s2.close();
-    }
-  } finally {
-    await s.close();
-  }
-});
+    const viaFind = await withSession(ring, (s2, h2) => listed(h2, s2, true));
+    assert.deepEqual([...viaSftp.keys()].sort(), [...viaFind.keys()].sort());
+  }));
