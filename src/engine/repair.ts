@@ -47,7 +47,7 @@ export interface RepairOptions {
   progress?: { start(text: string): void; update(text: string): void; stop(text: string): void };
   /** this process's name in the locks it takes (the ring member it runs on, or the machine) */
   owner: string;
-  /** actions in flight per host (default 64) */
+  /** actions in flight per host (default: repair-apply.ts) */
   concurrency?: number;
   signal?: AbortSignal;
   lock?: { ttlMs?: number; refreshMs?: number };
@@ -113,11 +113,16 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
   };
 
   try {
-    // 1–3. per host, all hosts at once: connect, take its lock, list its tree. A host does not wait
-    //    for the others before it lists (our own root is listed while the SSH handshakes run), but
-    //    nothing is changed anywhere before every host is connected and locked: the applier and the
-    //    early starts (repair-stream.ts) come into being only then, and what was listed before that
-    //    is handed to them on the way. A lock held by someone else ends the repair (exit 75).
+    // 1–3. per host, all hosts at once: connect, then take its lock and list its tree together
+    //    (listing changes nothing; over a long link the lock's round trips would otherwise delay
+    //    the listing). A host does not wait for the others before it lists (our own root is listed
+    //    while the SSH handshakes run), but nothing is changed anywhere before every host is
+    //    connected and locked: the applier and the early starts (repair-stream.ts) come into being
+    //    only then, and what was listed before that is handed to them on the way. A lock held by
+    //    someone else ends the repair (exit 75); a host whose lock cannot be taken is left out,
+    //    whatever its listing found. What changes between a listing and the lock (a daemon's last
+    //    batch) is caught as any change during a repair is: each copy checks source and target
+    //    first, and what differs is listed and planned again.
     o.progress?.start(`connecting to ${involved.map((h) => o.hosts[h]!.name).join(', ')}`);
     const l = new Listings(o.hosts.map((h) => h.name), 4096);
     const roots: RootState[] = o.hosts.map(() => 'ok');
@@ -145,42 +150,47 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
       ready.push(new Promise<void>((r) => (isReady = r)));
       return (async () => {
         try {
-          try {
-            remotes[h] = await o.hosts[h]!.connect();
-          } catch (err) {
-            reports[h]!.state = classify(err) === 'die' ? 'failed' : 'unreachable';
-            reports[h]!.error = (err as Error).message;
-            o.log.warn(`${o.hosts[h]!.name} unreachable: ${(err as Error).message}`, { host: o.hosts[h]!.name });
-            return;
-          }
-          o.log.debug(`${o.hosts[h]!.name}: connected after ${Date.now() - t0}ms`);
-          if (!o.dryRun) {
-            const r = remotes[h]!;
-            try {
-              const got = await acquireHostLock(r, { host: o.owner, command: 'repair', log: o.log, ...o.lock });
-              if (got.held) {
-                busy ??= { host: r.name, holder: got.held };
-                listingStop.abort(new Error(`${r.name} is locked`));
-                return;
-              }
-              locks.push(got.lock);
-            } catch (err) {
-              lost(h, classify(err) === 'again' ? 'unreachable' : 'failed', err);
-              o.log.warn(`${o.hosts[h]!.name}: cannot take its lock: ${(err as Error).message}`, { host: o.hosts[h]!.name });
-              return;
-            }
-          }
-        } finally {
+          remotes[h] = await o.hosts[h]!.connect();
+        } catch (err) {
+          reports[h]!.state = classify(err) === 'die' ? 'failed' : 'unreachable';
+          reports[h]!.error = (err as Error).message;
+          o.log.warn(`${o.hosts[h]!.name} unreachable: ${(err as Error).message}`, { host: o.hosts[h]!.name });
           isReady();
+          return;
         }
-        if (busy) return;
+        o.log.debug(`${o.hosts[h]!.name}: connected after ${Date.now() - t0}ms`);
+        // the lock is taken while the host is listed (listing changes nothing): false when this
+        // host is left out or busy, and then its listing does not count
+        const locked = o.dryRun
+          ? Promise.resolve(true)
+          : (async () => {
+              const r = remotes[h]!;
+              try {
+                const got = await acquireHostLock(r, { host: o.owner, command: 'repair', log: o.log, ...o.lock });
+                if (got.held) {
+                  busy ??= { host: r.name, holder: got.held };
+                  listingStop.abort(new Error(`${r.name} is locked`));
+                  return false;
+                }
+                locks.push(got.lock);
+                return true;
+              } catch (err) {
+                lost(h, classify(err) === 'again' ? 'unreachable' : 'failed', err);
+                o.log.warn(`${o.hosts[h]!.name}: cannot take its lock: ${(err as Error).message}`, { host: o.hosts[h]!.name });
+                return false;
+              } finally {
+                isReady();
+              }
+            })();
+        if (o.dryRun) isReady();
         const r = remotes[h]!;
         lt ||= Date.now();
         try {
           roots[h] = await listHost(r, l, h, {
             exclude: o.exclude,
             signal: listSignal,
-            onDir: streaming ? (row, rows) => tell((s) => s.onDir(h, row, rows)) : undefined,
+            // (replayed once every host is locked: not for a host left out by then)
+            onDir: streaming ? (row, rows) => tell((s) => remotes[h] && s.onDir(h, row, rows)) : undefined,
             onEntries: (k) => {
               reports[h]!.entries += k;
               if (!compactHeap && reports.reduce((s, x) => s + x.entries, 0) > BIG_LISTING) {
@@ -194,8 +204,11 @@ export async function runRepair(o: RepairOptions): Promise<RepairOutcome> {
             },
           });
           o.log.debug(`${r.name}: listed ${fmtCount(l.count(h))} entries after ${Date.now() - t0}ms`);
+          await locked;
         } catch (err) {
-          if (o.signal?.aborted || busy) throw err;
+          if (o.signal?.aborted) throw err;
+          // its lock was not taken: left out (or busy) already, whatever the listing did
+          if (!(await locked) || busy) return;
           // a directory this host cannot list would look like deleted files: never plan on that
           if (classify(err) !== 'again') throw err;
           lost(h, 'down', err);

@@ -204,6 +204,57 @@ test('a slow host: the others are listed while it connects; still nothing change
   assert.deepEqual(ringDiff(roots), []);
 });
 
+test('a host is listed while its lock is taken; nothing changes before every lock is held; a lock that fails leaves that host out', async () => {
+  seed();
+  const events: string[] = [];
+  let locked = 0;
+  const o = opts(locals());
+  const slowLock = (fail: boolean) => async () => {
+    const r = new LocalRemote(roots[1]!, 'h2');
+    const create = r.createExclusive.bind(r);
+    r.createExclusive = async (path, data) => {
+      events.push('h2 locking');
+      await new Promise((res) => setTimeout(res, 150));
+      if (fail) throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+      const got = await create(path, data);
+      locked = Date.now();
+      events.push('h2 locked');
+      return got;
+    };
+    const walk = r.walk.bind(r);
+    r.walk = (onEntry) => (events.push('h2 listing'), walk(onEntry));
+    return r;
+  };
+  // every change on any host (a copy lands with putFrom) comes after h2's lock
+  const changedAt: number[] = [];
+  for (const h of [0, 2]) {
+    o.hosts[h]!.connect = async () => {
+      const r = new LocalRemote(roots[h]!, `h${h + 1}`);
+      const putFrom = r.putFrom.bind(r);
+      r.putFrom = (path: string, src: FileReader, po: PutOptions) => (changedAt.push(Date.now()), putFrom(path, src, po));
+      return r;
+    };
+  }
+  o.hosts[1]!.connect = slowLock(false);
+  const out = await runRepair(o);
+  assert.equal(out.code, 0);
+  assert.deepEqual(events, ['h2 locking', 'h2 listing', 'h2 locked']);
+  assert.ok(changedAt.length > 0 && changedAt.every((t) => t >= locked), 'a change before the last lock was held');
+  assert.deepEqual(ringDiff(roots), []);
+
+  // the same, its lock failing: h2 is left out (exit 3), the others repaired among themselves
+  put(roots[0]!, 'a.txt', 'a2 newest', 3000);
+  const h2Before = snapshot(roots[1]!);
+  events.length = 0;
+  o.hosts[1]!.connect = slowLock(true);
+  const partial = await runRepair(o);
+  assert.equal(partial.code, 3);
+  assert.equal(partial.hosts[1]!.state, 'unreachable');
+  assert.match(partial.hosts[1]!.error ?? '', /ECONNRESET/);
+  assert.deepEqual(ringDiff([roots[0]!, roots[2]!]), []);
+  assert.deepEqual(snapshot(roots[1]!), h2Before);
+});
+
 test('an unreachable host at connect: exit 3; an empty host stops a whole-ring repair (exit 1)', async () => {
   seed();
   const down = async () => {
