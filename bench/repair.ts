@@ -9,13 +9,15 @@
 //            trees stat'ed before each run. Per run also the CPU seconds of the command (with its
 //            children: chain's find, rsync's ssh) and of the hosts' sshd trees (sshd, sftp-server or
 //            the rsync server), and the load of processes the benchmark did not start.
+//            With --rtt MS, host2 (for both tools) is reached through a relay that delays each
+//            direction by MS/2 (bench/lib/delay-proxy.ts): a host a long link away.
 //   rss      1,000,000 entries (empty files, 1,000 dirs) on host1, hard-linked copy on host2;
 //            `chain repair --link host1:host2` under /usr/bin/time -v: listing both over SSH (find,
 //            else SFTP), planning (nothing to do), locks. Peak RSS and wall time. Slow to set up
 //            (a million files): in `npm run bench` only with --repair-million.
 //
 // Standalone: npm run build && node --import tsx bench/repair.ts [--runs N] [--quick] [--files N]
-//             [--entries N] [--only link,rss] [--json FILE]
+//             [--entries N] [--only link,rss] [--rtt MS] [--json FILE]
 // From bench/run.ts (the `repair` section): repairBench({ ring, ... }) on its hosts; the result has
 // rows (with CPU per run), notes and markdown.
 import { mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, statSync, utimesSync, rmSync, mkdtempSync } from 'node:fs';
@@ -29,6 +31,7 @@ import { execFileP, now, sleep, cpuOf, reapedChildTicks, loadSample, foreignLoad
 import { makeTree, preStat, renameAside } from './lib/files.js';
 import { median, min, max, secs, ratio, table, markdown } from './lib/stats.js';
 import { setSftpLog } from './lib/profile.js';
+import { startDelayProxy } from './lib/delay-proxy.js';
 
 export interface RepairBenchOptions {
   /** timed runs per tool (≥ 5 for numbers worth quoting) */
@@ -38,6 +41,8 @@ export interface RepairBenchOptions {
   /** entries in the rss workload */
   entries: number;
   only: Set<'link' | 'rss'>;
+  /** link workload: a round trip (ms) added between the tools and host2 (default 0: loopback) */
+  rttMs?: number;
   /** progress lines (default: stderr) */
   say: (line: string) => void;
   /** hosts to use (the first two; left running): default, two of its own, stopped at the end */
@@ -95,94 +100,110 @@ async function linkSection(ring: Ring, dir: string, o: RepairBenchOptions, res: 
   const a = join(h1.dir, 'repair-a');
   const b = join(h2.dir, 'repair-b');
   const changed = Math.max(1, Math.round(o.files / 100));
-  o.say(`\n== repair: one link over ${o.files.toLocaleString('en-US')} × 5 KiB, ${changed.toLocaleString('en-US')} (1%) differing; ${o.runs} runs per tool, interleaved`);
-  let t = now();
-  mkdirSync(a, { recursive: true });
-  const layout = makeTree(a, o.files, SIZE);
-  await execFileP('cp', ['-a', `${a}/.`, `${b}/`]);
-  o.say(`  made the trees in ${secs(now() - t)}`);
-  // rsync keeps nothing it replaces: the like-for-like chain runs have `trash: false`; one more row
-  // shows the default (every replaced version hard-linked into .chain/trash first)
-  const cfg = writeConfig(ring, dir, 'link', [a, b], { trash: false });
-  const cfgTrash = writeConfig(ring, dir, 'link-trash', [a, b]);
-  const chainCmd = ['--config', cfg, '--no-progress', '--quiet', 'repair', '--link', 'host1:host2', '--delete'];
-  const trashCmd = ['--config', cfgTrash, '--no-progress', '--quiet', 'repair', '--link', 'host1:host2', '--delete', '--host', 'host1'];
-  const rsyncArgs = ['-a', '--delete', '--exclude=/.chain/', '-e', sshCmd(ring, h2.port), `${a}/`, `${ring.user}@127.0.0.1:${b}/`];
-  // every file by name, to pick a fresh 1% for each run
-  const names: string[] = [];
-  for (const d of layout.dirs) for (const f of readdirSync(join(a, d.rel))) names.push(join(d.rel, f));
-  let round = 0;
-  const diverge = (): string[] => {
-    const picked: string[] = [];
-    const stride = Math.floor(names.length / changed);
-    const mtime = 1_600_000_000 + ++round * 1000;
-    for (let i = 0; i < changed; i++) {
-      const rel = names[(i * stride + round * 7) % names.length]!;
-      writeFileSync(join(a, rel), randomBytes(SIZE));
-      utimesSync(join(a, rel), mtime, mtime);
-      picked.push(rel);
-    }
-    return picked;
-  };
-  const check = (picked: string[], who: string) => {
-    for (const rel of picked) {
-      const x = statSync(join(a, rel));
-      const y = statSync(join(b, rel));
-      if (x.size !== y.size || Math.floor(x.mtimeMs / 1000) !== Math.floor(y.mtimeMs / 1000)) throw new Error(`${who} left ${rel} different`);
-    }
-  };
-  const tools: { name: string; run: () => Promise<unknown>; command: string }[] = [
-    { name: 'rsync -a --delete', run: () => execFileP('rsync', rsyncArgs, { maxBuffer: 16 << 20 }), command: `rsync ${rsyncArgs.map(q).join(' ')}` },
-    { name: 'chain repair (on host1)', run: () => execFileP(process.execPath, [BIN, ...chainCmd, '--host', 'host1']), command: `chain ${[...chainCmd, '--host', 'host1'].join(' ')}` },
-    { name: 'chain repair (outside the ring)', run: () => execFileP(process.execPath, [BIN, ...chainCmd]), command: `chain ${chainCmd.join(' ')}` },
-    { name: 'chain repair (on host1, trash on)', run: () => execFileP(process.execPath, [BIN, ...trashCmd]), command: `chain ${trashCmd.join(' ')}` },
-  ];
-  const rows: RepairBenchRow[] = tools.map((tool) => ({
-    workload: `repair one link, ${o.files.toLocaleString('en-US')} files, 1% differ`,
-    tool: tool.name,
-    values: [],
-    kind: 'time',
-    command: tool.command,
-    cpu: [],
-    serverCpu: [],
-    otherCpu: [],
-  }));
-  // one untimed round each: ssh host keys, page cache, the .chain/ dirs
-  for (const tool of tools) {
-    diverge();
-    await tool.run();
+  const far = o.rttMs ? `, ${o.rttMs} ms round trip to host2` : '';
+  o.say(`\n== repair: one link over ${o.files.toLocaleString('en-US')} × 5 KiB, ${changed.toLocaleString('en-US')} (1%) differing${far}; ${o.runs} runs per tool, interleaved`);
+  // host2 a long link away: both tools reach it through the delaying relay, known under its port
+  const proxy = o.rttMs ? await startDelayProxy(h2.port, o.rttMs / 2) : undefined;
+  const port2 = proxy?.port ?? h2.port;
+  let knownHosts = ring.knownHosts;
+  if (proxy) {
+    knownHosts = join(dir, 'known_hosts-rtt');
+    const lines = readFileSync(ring.knownHosts, 'utf8').split('\n').filter(Boolean);
+    const relayed = lines.filter((l) => l.startsWith(`[127.0.0.1]:${h2.port} `)).map((l) => l.replace(`:${h2.port} `, `:${port2} `));
+    writeFileSync(knownHosts, [...lines, ...relayed].join('\n') + '\n');
   }
-  const sshds = { host1: h1.pid, host2: h2.pid };
-  for (let i = 0; i < o.runs; i++) {
-    for (const [k, tool] of tools.entries()) {
-      const picked = diverge();
-      await preStat(a, b);
-      // (other sessions' builds on the same two vCPUs: wait a little for them to calm down)
-      await waitQuiet({ minMs: 100, windowMs: 250, windows: 1, foreignWaitMs: 10_000 });
-      const load0 = loadSample();
-      const own0 = reapedChildTicks();
-      const server = new TreeCpu(Object.values(sshds));
-      const reaped0 = cpuOf(sshds);
-      t = now();
+  try {
+    let t = now();
+    mkdirSync(a, { recursive: true });
+    const layout = makeTree(a, o.files, SIZE);
+    await execFileP('cp', ['-a', `${a}/.`, `${b}/`]);
+    o.say(`  made the trees in ${secs(now() - t)}`);
+    // rsync keeps nothing it replaces: the like-for-like chain runs have `trash: false`; one more row
+    // shows the default (every replaced version hard-linked into .chain/trash first)
+    const reach = { ports: [h1.port, port2], knownHosts };
+    const cfg = writeConfig(ring, dir, 'link', [a, b], { trash: false }, reach);
+    const cfgTrash = writeConfig(ring, dir, 'link-trash', [a, b], {}, reach);
+    const chainCmd = ['--config', cfg, '--no-progress', '--quiet', 'repair', '--link', 'host1:host2', '--delete'];
+    const trashCmd = ['--config', cfgTrash, '--no-progress', '--quiet', 'repair', '--link', 'host1:host2', '--delete', '--host', 'host1'];
+    const rsyncArgs = ['-a', '--delete', '--exclude=/.chain/', '-e', sshCmd(ring, port2, knownHosts), `${a}/`, `${ring.user}@127.0.0.1:${b}/`];
+    // every file by name, to pick a fresh 1% for each run
+    const names: string[] = [];
+    for (const d of layout.dirs) for (const f of readdirSync(join(a, d.rel))) names.push(join(d.rel, f));
+    let round = 0;
+    const diverge = (): string[] => {
+      const picked: string[] = [];
+      const stride = Math.floor(names.length / changed);
+      const mtime = 1_600_000_000 + ++round * 1000;
+      for (let i = 0; i < changed; i++) {
+        const rel = names[(i * stride + round * 7) % names.length]!;
+        writeFileSync(join(a, rel), randomBytes(SIZE));
+        utimesSync(join(a, rel), mtime, mtime);
+        picked.push(rel);
+      }
+      return picked;
+    };
+    const check = (picked: string[], who: string) => {
+      for (const rel of picked) {
+        const x = statSync(join(a, rel));
+        const y = statSync(join(b, rel));
+        if (x.size !== y.size || Math.floor(x.mtimeMs / 1000) !== Math.floor(y.mtimeMs / 1000)) throw new Error(`${who} left ${rel} different`);
+      }
+    };
+    const tools: { name: string; run: () => Promise<unknown>; command: string }[] = [
+      { name: 'rsync -a --delete', run: () => execFileP('rsync', rsyncArgs, { maxBuffer: 16 << 20 }), command: `rsync ${rsyncArgs.map(q).join(' ')}` },
+      { name: 'chain repair (on host1)', run: () => execFileP(process.execPath, [BIN, ...chainCmd, '--host', 'host1']), command: `chain ${[...chainCmd, '--host', 'host1'].join(' ')}` },
+      { name: 'chain repair (outside the ring)', run: () => execFileP(process.execPath, [BIN, ...chainCmd]), command: `chain ${chainCmd.join(' ')}` },
+      { name: 'chain repair (on host1, trash on)', run: () => execFileP(process.execPath, [BIN, ...trashCmd]), command: `chain ${trashCmd.join(' ')}` },
+    ];
+    const rows: RepairBenchRow[] = tools.map((tool) => ({
+      workload: `repair one link, ${o.files.toLocaleString('en-US')} files, 1% differ${far}`,
+      tool: tool.name,
+      values: [],
+      kind: 'time',
+      command: tool.command,
+      cpu: [],
+      serverCpu: [],
+      otherCpu: [],
+    }));
+    // one untimed round each: ssh host keys, page cache, the .chain/ dirs
+    for (const tool of tools) {
+      diverge();
       await tool.run();
-      const ms = now() - t;
-      const sampled = await server.stop();
-      const reaped1 = cpuOf(sshds);
-      // what sshd reaped (all of it, unless a process was reparented away) or what was sampled
-      // (all of it but each process's last few ms): the larger is the closer
-      const serverCpu = Math.max(sampled, (reaped1.host1! - reaped0.host1! + reaped1.host2! - reaped0.host2!) * TICK_S);
-      const cpu = (reapedChildTicks() - own0) * TICK_S;
-      const other = foreignLoad(load0, loadSample()).foreign;
-      check(picked, tool.name);
-      const row = rows[k]!;
-      row.values.push(ms);
-      row.cpu!.push(cpu);
-      row.serverCpu!.push(serverCpu);
-      row.otherCpu!.push(other);
-      o.say(`  ${tool.name.padEnd(34)} run ${i + 1}: ${secs(ms)}  (CPU: itself ${cpu.toFixed(2)} s, sshd+server ${serverCpu.toFixed(2)} s, others ${other.toFixed(2)} s)`);
     }
+    const sshds = { host1: h1.pid, host2: h2.pid };
+    for (let i = 0; i < o.runs; i++) {
+      for (const [k, tool] of tools.entries()) {
+        const picked = diverge();
+        await preStat(a, b);
+        // (other sessions' builds on the same two vCPUs: wait a little for them to calm down)
+        await waitQuiet({ minMs: 100, windowMs: 250, windows: 1, foreignWaitMs: 10_000 });
+        const load0 = loadSample();
+        const own0 = reapedChildTicks();
+        const server = new TreeCpu(Object.values(sshds));
+        const reaped0 = cpuOf(sshds);
+        t = now();
+        await tool.run();
+        const ms = now() - t;
+        const sampled = await server.stop();
+        const reaped1 = cpuOf(sshds);
+        // what sshd reaped (all of it, unless a process was reparented away) or what was sampled
+        // (all of it but each process's last few ms): the larger is the closer
+        const serverCpu = Math.max(sampled, (reaped1.host1! - reaped0.host1! + reaped1.host2! - reaped0.host2!) * TICK_S);
+        const cpu = (reapedChildTicks() - own0) * TICK_S;
+        const other = foreignLoad(load0, loadSample()).foreign;
+        check(picked, tool.name);
+        const row = rows[k]!;
+        row.values.push(ms);
+        row.cpu!.push(cpu);
+        row.serverCpu!.push(serverCpu);
+        row.otherCpu!.push(other);
+        o.say(`  ${tool.name.padEnd(34)} run ${i + 1}: ${secs(ms)}  (CPU: itself ${cpu.toFixed(2)} s, sshd+server ${serverCpu.toFixed(2)} s, others ${other.toFixed(2)} s)`);
+      }
+    }
+    res.rows.push(...rows);
+  } finally {
+    await proxy?.close();
   }
-  res.rows.push(...rows);
   renameAside([
     { path: a, trash: join(h1.dir, 'trash') },
     { path: b, trash: join(h2.dir, 'trash') },
@@ -281,14 +302,16 @@ class TreeCpu {
   }
 }
 
-function writeConfig(ring: Ring, dir: string, name: string, roots: string[], extra: Record<string, unknown> = {}): string {
-  const hosts = ring.hosts.map((h, i) => ({ name: h.name, address: h.address, port: h.port, root: roots[i]!, state: join(h.dir, `state-${name}`) }));
+/** reach: the hosts' ports and the known_hosts file to use instead of the ring's own */
+function writeConfig(ring: Ring, dir: string, name: string, roots: string[], extra: Record<string, unknown> = {}, reach?: { ports: number[]; knownHosts: string }): string {
+  const hosts = ring.hosts.map((h, i) => ({ name: h.name, address: h.address, port: reach?.ports[i] ?? h.port, root: roots[i]!, state: join(h.dir, `state-${name}`) }));
   for (const h of hosts) mkdirSync(h.state, { recursive: true });
-  return ring.writeConfig({ root: roots[0], state: hosts[0]!.state, hosts, ...extra }, join(dir, `${name}.yaml`));
+  const ssh = reach ? { ssh: { knownHosts: reach.knownHosts } } : {};
+  return ring.writeConfig({ root: roots[0], state: hosts[0]!.state, hosts, ...extra, ...ssh }, join(dir, `${name}.yaml`));
 }
 
-function sshCmd(ring: Ring, port: number): string {
-  return `ssh -p ${port} -i ${ring.clientKey} -o UserKnownHostsFile=${ring.knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes`;
+function sshCmd(ring: Ring, port: number, knownHosts = ring.knownHosts): string {
+  return `ssh -p ${port} -i ${ring.clientKey} -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes`;
 }
 
 const q = (s: string) => (/[\s"]/.test(s) ? JSON.stringify(s) : s);
@@ -330,9 +353,10 @@ async function main(): Promise<void> {
     else if (k === '--entries') opts.entries = Number(take());
     else if (k === '--only') opts.only = new Set(take().split(',') as ('link' | 'rss')[]);
     else if (k === '--json') json = take();
+    else if (k === '--rtt') opts.rttMs = Number(take());
     else if (k === '--quick') Object.assign(opts, { runs: 3, files: 10_000, entries: 100_000 });
     else {
-      process.stderr.write('usage: node --import tsx bench/repair.ts [--runs N] [--quick] [--files N] [--entries N] [--only link,rss] [--json FILE]\n');
+      process.stderr.write('usage: node --import tsx bench/repair.ts [--runs N] [--quick] [--files N] [--entries N] [--only link,rss] [--rtt MS] [--json FILE]\n');
       process.exit(2);
     }
   }

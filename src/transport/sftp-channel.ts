@@ -7,9 +7,10 @@ import { batchRequests } from './sftp-batch.js';
 import { SftpError, SFTP_STATUS, sftpError } from './sftp-errors.js';
 
 export interface ChannelOptions {
-  /** requests outstanding at once (default 256: enough to keep a busy, shared server's queue full) */
+  /** requests outstanding at once (default 1024: a server's queue stays full even when every
+   *  file costs three round trips of a long link) */
   maxRequests?: number;
-  /** files being sent at once: each holds a local fd and a remote handle (default 128; at most half
+  /** files being sent at once: each holds a local fd and a remote handle (default 256; at most half
    *  the handles the server says it allows) */
   maxFiles?: number;
   /** other handles (directory listings, reads) open at once (default 64) */
@@ -37,8 +38,8 @@ export class SftpChannel {
     // the server's own bound on open handles (limits@openssh.com), shared by files and listings
     const serverHandles = (sftp as unknown as { maxOpenHandles?: number }).maxOpenHandles;
     const handleCap = serverHandles !== undefined && Number.isFinite(serverHandles) ? Math.max(1, Math.floor(serverHandles / 2)) : Infinity;
-    this.requests = new Limit(opts.maxRequests ?? 256);
-    this.files = new Limit(Math.min(opts.maxFiles ?? 128, handleCap));
+    this.requests = new Limit(opts.maxRequests ?? 1024);
+    this.files = new Limit(Math.min(opts.maxFiles ?? 256, handleCap));
     this.handles = new Limit(Math.min(opts.maxHandles ?? 64, handleCap));
     this.buffers = new Limit(opts.maxBuffers ?? 64);
     batchRequests(sftp);
