@@ -5,26 +5,94 @@
 // The rescan goes down only into directories changed since the burst began, and a directory the
 // link knows the target holds is checked against that knowledge, locally (engine/push.ts
 // checkLocally): tens of milliseconds for a 10,000-file burst that all went.
+// "Settled" means quiet: no event under the burst's top directories for settleMs (a copy on a slow
+// disk goes on in batches too small to count as a burst: bench, 2026-11-22, a 10,000-file cp -a
+// that took 6.8 s left the last 90 files of its last directory behind when the rescan came while
+// it was still writing), but at most maxMs after the burst's last large batch, so a directory that
+// never stops changing is still rescanned. Many events in a short time count as a burst even when
+// no single batch is large.
 import type { PendingChange } from '../core/types.js';
+
+export interface BurstSettleOptions {
+  /** events within settleMs that make a burst even in small batches (default 1000, the watcher's) */
+  burst?: number;
+  /** the latest a pending rescan waits after the burst's last large batch (default 15 × settleMs) */
+  maxMs?: number;
+}
+
+/** the top directory of a root-relative path ('' for the root) */
+function topOf(path: string): string {
+  const i = path.indexOf('/');
+  return i === -1 ? path : path.slice(0, i);
+}
 
 export class BurstSettle {
   private tops = new Set<string>();
   private since = 0;
   private timer: NodeJS.Timeout | null = null;
+  private lastBurst = 0;
+  private due = 0;
+  // events counted since windowStart while no rescan is pending (bursts of small batches)
+  private windowStart = 0;
+  private windowCount = 0;
+  private windowTops = new Set<string>();
+  private readonly burst: number;
+  private readonly maxMs: number;
 
-  /** settleMs: how long without a new burst batch means the burst is over */
+  /** settleMs: how long without an event under the burst's directories means the burst is over */
   constructor(
     private readonly settleMs: number,
     private readonly onSettled: (changes: PendingChange[]) => void,
-  ) {}
+    o: BurstSettleOptions = {},
+  ) {
+    this.burst = o.burst ?? 1000;
+    this.maxMs = o.maxMs ?? 15 * settleMs;
+  }
 
   /** a burst's rescans (directories): remember their top directories; (re)start the wait */
   add(dirs: string[], now = Date.now()): void {
     if (dirs.length === 0) return;
     if (!this.timer) this.since = now;
-    for (const d of dirs) this.tops.add(d === '' ? '' : d.split('/', 1)[0]!);
+    for (const d of dirs) this.tops.add(topOf(d));
+    this.lastBurst = now;
+    this.arm(now, now + this.settleMs);
+  }
+
+  /**
+   * Every batch of events (root-relative paths): while a rescan is pending, an event under one of
+   * its top directories makes it wait settleMs more (up to maxMs after the last burst); otherwise
+   * the events are counted, and `burst` of them within settleMs make a burst of their tops.
+   */
+  activity(paths: readonly string[], now = Date.now()): void {
+    if (paths.length === 0) return;
+    if (this.timer) {
+      const all = this.tops.has('');
+      if (!paths.some((p) => all || this.tops.has(topOf(p)))) return;
+      const due = Math.min(now + this.settleMs, this.lastBurst + this.maxMs);
+      if (due > this.due) this.arm(now, due);
+      return;
+    }
+    if (now - this.windowStart > this.settleMs) {
+      this.windowStart = now;
+      this.windowCount = 0;
+      this.windowTops.clear();
+    }
+    this.windowCount += paths.length;
+    for (const p of paths) this.windowTops.add(topOf(p));
+    if (this.windowCount < this.burst) return;
+    const tops = [...this.windowTops];
+    const since = this.windowStart;
+    this.windowCount = 0;
+    this.windowTops.clear();
+    this.add(tops, now);
+    this.since = since;
+  }
+
+  /** fire at `due` (in the clock of `now`, the caller's) */
+  private arm(now: number, due: number): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.settle(), this.settleMs);
+    this.due = due;
+    this.timer = setTimeout(() => this.settle(), Math.max(0, due - now));
     this.timer.unref();
   }
 
@@ -40,5 +108,7 @@ export class BurstSettle {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.tops.clear();
+    this.windowCount = 0;
+    this.windowTops.clear();
   }
 }

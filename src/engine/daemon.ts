@@ -203,6 +203,8 @@ export class WatchDaemon {
   private onEvents(events: FsEvent[]): void {
     const mine = events.filter((e) => !this.exclude(e.path));
     if (!mine.length) return;
+    // a pending burst rescan waits while its directories still change; many small batches are a burst too
+    this.settle.activity(mine.map((e) => e.path));
     this.successor.queue.addEvents(mine);
     this.bypass?.runner.queue.addEvents(mine);
   }

@@ -13,7 +13,8 @@ export interface ChannelOptions {
   /** files being sent at once: each holds a local fd and a remote handle (default 256; at most half
    *  the handles the server says it allows) */
   maxFiles?: number;
-  /** other handles (directory listings, reads) open at once (default 64) */
+  /** other handles (directory listings, reads) open at once (default 256: a copy read from this
+   *  host keeps its source open until the target has it, so this bounds such copies in flight) */
   maxHandles?: number;
   /** large-file chunks read but not yet written, across all files (default 64 × 256 KiB) */
   maxBuffers?: number;
@@ -40,7 +41,7 @@ export class SftpChannel {
     const handleCap = serverHandles !== undefined && Number.isFinite(serverHandles) ? Math.max(1, Math.floor(serverHandles / 2)) : Infinity;
     this.requests = new Limit(opts.maxRequests ?? 1024);
     this.files = new Limit(Math.min(opts.maxFiles ?? 256, handleCap));
-    this.handles = new Limit(Math.min(opts.maxHandles ?? 64, handleCap));
+    this.handles = new Limit(Math.min(opts.maxHandles ?? 256, handleCap));
     this.buffers = new Limit(opts.maxBuffers ?? 64);
     batchRequests(sftp);
     const onGone = (err?: Error) => this.kill(err);

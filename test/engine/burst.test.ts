@@ -39,3 +39,66 @@ test('a burst at the root rescans the root; a cancelled one nothing', async () =
   await wait(200); // (proving a negative: several settle times)
   assert.equal(got.length, 1);
 });
+
+test('a pending rescan waits while its directories still change (a slow copy), up to maxMs after the last burst batch; other directories do not hold it', async () => {
+  const got: PendingChange[][] = [];
+  const s = new BurstSettle(150, (c) => got.push(c), { maxMs: 1000 });
+  const t0 = Date.now();
+  s.add(['up/a']);
+  // events elsewhere: no effect, it settles after ~150 ms
+  s.activity(['cache/x', 'other']);
+  await until(() => got.length > 0, 10_000, 'the burst to settle', 10);
+  assert.deepEqual(got[0]!.map((c) => c.path), ['up']);
+
+  // small batches under up/ every 50 ms for ~600 ms: it waits until 150 ms after the last
+  s.add(['up/b']);
+  const start = Date.now();
+  while (Date.now() - start < 600) {
+    s.activity(['up/b/f' + (Date.now() - start)]);
+    await wait(50);
+    assert.equal(got.length, 1, `settled while up/ still changed (after ${Date.now() - start} ms)`);
+  }
+  await until(() => got.length > 1, 10_000, 'the slow copy to settle', 10);
+  assert.ok(Date.now() - start >= 600, 'not before the copy went quiet');
+
+  // a directory that never stops changing: rescanned anyway, maxMs after the burst's last large batch
+  s.add(['up/c']);
+  const burstAt = Date.now();
+  while (got.length < 3 && Date.now() - burstAt < 5_000) {
+    s.activity(['up/c/more']);
+    await wait(40);
+  }
+  assert.equal(got.length, 3, 'rescanned while still changing');
+  const waited = Date.now() - burstAt;
+  assert.ok(waited >= 900 && waited < 3_000, `rescanned ${waited} ms after the last burst batch (maxMs 1000)`);
+  s.cancel();
+  assert.ok(Date.now() - t0 < 10_000);
+});
+
+test('many events in small batches within settleMs are a burst of their top directories; the same spread thinly are not', async () => {
+  const cases: { name: string; batches: number; size: number; gapMs: number; burst: boolean }[] = [
+    { name: '10 batches of 100 at once', batches: 10, size: 100, gapMs: 0, burst: true },
+    { name: '4 batches of 300, 30 ms apart', batches: 4, size: 300, gapMs: 30, burst: true },
+    { name: '9 batches of 111: 999 events, one short', batches: 9, size: 111, gapMs: 0, burst: false },
+    { name: '10 batches of 100, 120 ms apart (a window of 100 ms)', batches: 10, size: 100, gapMs: 120, burst: false },
+  ];
+  for (const c of cases) {
+    const got: PendingChange[][] = [];
+    const s = new BurstSettle(100, (x) => got.push(x), { burst: 1000 });
+    const first = Date.now();
+    for (let b = 0; b < c.batches; b++) {
+      s.activity(Array.from({ length: c.size }, (_, i) => `${b % 2 ? 'up' : 'media'}/d${b}/f${i}`));
+      if (c.gapMs) await wait(c.gapMs);
+    }
+    await wait(400); // (several settle times: long enough to see a rescan, or to prove there is none)
+    if (!c.burst) {
+      assert.equal(got.length, 0, c.name);
+      continue;
+    }
+    assert.equal(got.length, 1, c.name);
+    const paths = got[0]!.map((x) => x.path);
+    assert.deepEqual(paths, ['media', 'up'], c.name);
+    assert.ok(got[0]![0]!.since >= first && got[0]![0]!.since <= first + 50, `${c.name}: since = the first of its batches`);
+    s.cancel();
+  }
+});
