@@ -15,7 +15,7 @@
 // See bench/README.md. Read ../shared/BENCHMARKING.md for this machine's quirks: runs use fresh
 // directories, old copies are renamed aside (never deleted) until the end, sources are pre-read,
 // and chain / rsync / lsyncd runs are interleaved; medians and min–max are reported.
-import { mkdtempSync, mkdirSync, writeFileSync, existsSync, rmSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync, rmSync, readFileSync, statSync, readdirSync, copyFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,8 @@ interface Options {
   repairMillion: boolean;
   json?: string;
   verbose: boolean;
+  /** the chain daemons run with --verbose (debug lines in their logs) */
+  daemonDebug: boolean;
   /** a timed run during which other processes used more than this share of the machine is repeated */
   maxOther: number;
   retries: number;
@@ -64,10 +66,12 @@ const USAGE = `usage: npm run bench -- [--runs N] [--only burst,latency,rss,repa
                than PCT% of the machine is run again (default 25); the quietest attempt is kept
   --retries N  at most N such repeats per run (default 2)
   --json FILE  also write the results as JSON
-  --verbose    print each run as it finishes, and the daemons' push lines`;
+  --verbose    print each run as it finishes, and the daemons' push lines
+  --daemon-debug  the chain daemons log at debug level (--verbose); with a run that never
+               completed, every daemon's log is kept (the path is printed at the end)`;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { runs: NaN, only: new Set(['burst', 'latency', 'rss', 'repair']), quick: false, fast: true, sftpLog: false, repairMillion: false, verbose: false, maxOther: 0.25, retries: 2 };
+  const o: Options = { runs: NaN, only: new Set(['burst', 'latency', 'rss', 'repair']), quick: false, fast: true, sftpLog: false, repairMillion: false, verbose: false, daemonDebug: false, maxOther: 0.25, retries: 2 };
   let profile = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -98,6 +102,7 @@ function parseArgs(argv: string[]): Options {
       if (!Number.isInteger(o.retries) || o.retries < 0) usage('--retries must be 0 or more');
     }
     else if (key === '--verbose' || key === '-v') o.verbose = true;
+    else if (key === '--daemon-debug') o.daemonDebug = true;
     else if (key === '--help' || key === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -187,7 +192,8 @@ const TSC_MAIN = BIN.replace(/bin\/chain$/, 'dist/src/cli/main.js');
 
 function startChainDaemon(name: string, cfg: string, host: string, cpuProf?: string): Proc {
   const node = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`, `--cpu-prof-name=${host}.cpuprofile`, TSC_MAIN] : [BIN];
-  return new Proc(name, process.execPath, [...node, '--config', cfg, '--host', host, 'watch'], { logFile: join(benchDir, `${name}.log`) });
+  const debug = opts.daemonDebug ? ['--verbose'] : [];
+  return new Proc(name, process.execPath, [...node, '--config', cfg, '--host', host, ...debug, 'watch'], { logFile: join(benchDir, `${name}.log`) });
 }
 
 interface LsyncdChain {
@@ -779,6 +785,13 @@ async function cleanup(): Promise<void> {
   if (ring) {
     say('removing the hosts and their trash (this frees many inodes: give the disk ~35 s before timing anything else)');
     await ring.stop().catch(() => {});
+  }
+  // a run that never completed: the daemons' logs are what tells why
+  const logs = existsSync(benchDir) ? readdirSync(benchDir).filter((f) => f.endsWith('.log')) : [];
+  if (failures.length && logs.length) {
+    const keep = mkdtempSync(join(tmpdir(), 'chain-bench-logs-'));
+    for (const f of logs) copyFileSync(join(benchDir, f), join(keep, f));
+    say(`the daemons' logs of this run are kept in ${keep}`);
   }
   rmSync(benchDir, { recursive: true, force: true });
 }

@@ -17,6 +17,9 @@ import { newLink, type LinkStatus } from './status.js';
 import { fmtBytes } from './format.js';
 import { classify } from '../core/classify.js';
 
+/** how often trees kept by a hold look whether it is over (see LinkRunner.afterHoldTimer) */
+const AFTER_HOLD_CHECK_MS = 1000;
+
 export interface RunnerOptions {
   self: string;
   target: string;
@@ -56,6 +59,10 @@ export class LinkRunner {
   private quit = false;
   /** trees not sent on because the predecessor was still writing into them: compared after its hold */
   private readonly afterHold = new Set<string>();
+  // while trees wait there: looks once a second whether their hold is over. The release manifest
+  // (the daemon calls releaseHeld) is the usual end, but a hold can also lapse unannounced (a
+  // sender that stalled or died), and nothing else would then let those trees go.
+  private afterHoldTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly o: RunnerOptions) {
     this.journal = o.journalFile ? new Journal(o.journalFile) : undefined;
@@ -150,15 +157,20 @@ export class LinkRunner {
   /** what a hold on this host ended or outlived lets go: our own changes, and the trees they kept */
   releaseHeld(): void {
     this.queue.releaseHeld();
-    if (this.afterHold.size === 0) return;
-    const now = Date.now();
-    const back: PendingChange[] = [];
-    for (const path of this.afterHold) {
-      if (this.o.holds?.covers(path)) continue;
-      this.afterHold.delete(path);
-      back.push({ path, kind: 'change', since: now, at: now, tree: true });
+    if (this.afterHold.size > 0) {
+      const now = Date.now();
+      const back: PendingChange[] = [];
+      for (const path of this.afterHold) {
+        if (this.o.holds?.covers(path)) continue;
+        this.afterHold.delete(path);
+        back.push({ path, kind: 'change', since: now, at: now, tree: true });
+      }
+      if (back.length) this.queue.addReady(back);
     }
-    if (back.length) this.queue.addReady(back);
+    if (this.afterHold.size === 0 && this.afterHoldTimer) {
+      clearInterval(this.afterHoldTimer);
+      this.afterHoldTimer = null;
+    }
   }
 
   /** one batch: push it, announce what is not announced yet, log it, count it. A batch of some
@@ -193,6 +205,10 @@ export class LinkRunner {
       deferTree: (path) => {
         if (!this.o.holds?.covers(path)) return false;
         this.afterHold.add(path);
+        if (!this.afterHoldTimer) {
+          this.afterHoldTimer = setInterval(() => this.releaseHeld(), AFTER_HOLD_CHECK_MS);
+          this.afterHoldTimer.unref();
+        }
         return true;
       },
     };
@@ -320,6 +336,8 @@ export class LinkRunner {
   async close(opts: { destroyJournal?: boolean } = {}): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    if (this.afterHoldTimer) clearInterval(this.afterHoldTimer);
+    this.afterHoldTimer = null;
     await this.queue.close();
     if (opts.destroyJournal) await this.journal?.destroy();
     this.saveMemory(true);

@@ -13,6 +13,7 @@ import { Journal } from '../../src/engine/journal.js';
 import { compileExclude } from '../../src/core/exclude.js';
 import { silentLogger } from '../../src/core/log.js';
 import { until } from '../support/tree.js';
+import { Holds } from '../../src/engine/holds.js';
 
 /** a target whose put fails for some paths the way a full disk or a bad mode does: that path only */
 class Refusing extends LocalRemote {
@@ -126,4 +127,40 @@ test('a running link keeps one abort listener at most, however many batches it p
     process.off('warning', onWarning);
   }
   assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
+});
+
+test('a new tree kept back by a hold goes once the hold lapses unannounced (no release manifest ever comes)', async () => {
+  mkdirSync(join(a, 'up', 'new'), { recursive: true });
+  for (const f of ['f1', 'f2', 'f3']) writeFileSync(join(a, 'up', 'new', f), `${f}\n`);
+  let clock = 1_000_000;
+  const holds = new Holds(5_000, () => clock);
+  holds.update('c', { hold: ['up'] }); // the predecessor is writing under up/
+  const r = new LinkRunner({
+    self: 'a',
+    target: 'b',
+    role: 'successor',
+    source: new LocalRemote(a, 'a'),
+    connect: async () => new LocalRemote(b, 'b'),
+    intervalMs: 0,
+    exclude: compileExclude([]),
+    deleteEnabled: true,
+    log: silentLogger,
+    holds,
+  });
+  const halt = new AbortController();
+  const running = r.run(halt.signal, 0);
+  try {
+    r.queue.addReady([{ path: 'up/new', kind: 'change', since: Date.now(), at: Date.now(), tree: true, deep: true }]);
+    await until(() => r.queue.pending === 0, 5000, 'the batch to pass');
+    assert.ok(!existsSync(join(b, 'up', 'new', 'f1')), 'sent on from inside a hold');
+    // the sender stalls: its hold lapses, and something else notices first (no release, no tick)
+    clock += 6_000;
+    assert.equal(holds.covers('up/new'), false);
+    assert.equal(holds.active, false);
+    await until(() => ['f1', 'f2', 'f3'].every((f) => existsSync(join(b, 'up', 'new', f))), 5000, 'the kept tree to go after the lapse');
+  } finally {
+    halt.abort();
+    await running.catch(() => {});
+    await r.close();
+  }
 });
