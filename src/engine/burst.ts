@@ -60,17 +60,18 @@ export class BurstSettle {
 
   /**
    * Every batch of events (root-relative paths): while a rescan is pending, an event under one of
-   * its top directories makes it wait settleMs more (up to maxMs after the last burst); otherwise
-   * the events are counted, and `burst` of them within settleMs make a burst of their tops.
+   * its top directories makes it wait settleMs more (up to maxMs after the last burst); other
+   * events are counted, and `burst` of them within settleMs make a burst of their tops.
    */
   activity(paths: readonly string[], now = Date.now()): void {
     if (paths.length === 0) return;
     if (this.timer) {
       const all = this.tops.has('');
-      if (!paths.some((p) => all || this.tops.has(topOf(p)))) return;
-      const due = Math.min(now + this.settleMs, this.lastBurst + this.maxMs);
-      if (due > this.due) this.arm(now, due);
-      return;
+      if (paths.some((p) => all || this.tops.has(topOf(p)))) {
+        const due = Math.min(now + this.settleMs, this.lastBurst + this.maxMs);
+        if (due > this.due) this.arm(now, due);
+        return;
+      }
     }
     if (now - this.windowStart > this.settleMs) {
       this.windowStart = now;
@@ -82,10 +83,11 @@ export class BurstSettle {
     if (this.windowCount < this.burst) return;
     const tops = [...this.windowTops];
     const since = this.windowStart;
+    const pending = this.timer !== null;
     this.windowCount = 0;
     this.windowTops.clear();
     this.add(tops, now);
-    this.since = since;
+    this.since = pending ? Math.min(this.since, since) : since;
   }
 
   /** fire at `due` (in the clock of `now`, the caller's) */

@@ -102,3 +102,16 @@ test('many events in small batches within settleMs are a burst of their top dire
     s.cancel();
   }
 });
+
+test('while one burst waits to settle, a slow burst in another top directory is counted and joins it', async () => {
+  const got: PendingChange[][] = [];
+  const s = new BurstSettle(300, (c) => got.push(c), { burst: 1000 });
+  s.add(['up/a'], 1000);
+  // 1,000 events under media/ in small batches, within the settle time: media joins the pending rescan
+  for (let b = 0; b < 10; b++) s.activity(Array.from({ length: 100 }, (_, i) => `media/d${b}/f${i}`), 1100 + b);
+  await until(() => got.length > 0, 10_000, 'the bursts to settle', 20);
+  assert.deepEqual(got[0]!.map((c) => [c.path, c.since]), [
+    ['media', 1000],
+    ['up', 1000],
+  ]);
+});
