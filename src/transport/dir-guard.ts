@@ -110,6 +110,8 @@ export class DirGuard {
 
   private makeDir(rel: string, mode?: number): Promise<void> {
     let p = this.making.get(rel);
+    // made (and verified) by a concurrent call since our check saw it missing: no second mkdir
+    if (!p && (this.verified.get(rel) ?? -Infinity) + VERIFIED_TTL_MS >= Date.now()) return Promise.resolve();
     if (!p) {
       p = (async () => {
         const abs = this.abs(rel);
