@@ -41,41 +41,42 @@ test('a burst at the root rescans the root; a cancelled one nothing', async () =
 });
 
 test('a pending rescan waits while its directories still change (a slow copy), up to maxMs after the last burst batch; other directories do not hold it', async () => {
+  // (margins for a loaded machine: a flake needs the event loop to stall for a whole settle time)
   const got: PendingChange[][] = [];
-  const s = new BurstSettle(150, (c) => got.push(c), { maxMs: 1000 });
-  const t0 = Date.now();
+  const s = new BurstSettle(400, (c) => got.push(c), { maxMs: 2000 });
   s.add(['up/a']);
-  // events elsewhere: no effect, it settles after ~150 ms
+  // events elsewhere: no effect, it settles after ~400 ms
   s.activity(['cache/x', 'other']);
   await until(() => got.length > 0, 10_000, 'the burst to settle', 10);
   assert.deepEqual(got[0]!.map((c) => c.path), ['up']);
 
-  // small batches under up/ every 50 ms for ~600 ms: it waits until 150 ms after the last
+  // small batches under up/ every 40 ms for ~1.2 s: it waits until 400 ms after the last
   s.add(['up/b']);
   const start = Date.now();
-  while (Date.now() - start < 600) {
+  while (Date.now() - start < 1200) {
     s.activity(['up/b/f' + (Date.now() - start)]);
-    await wait(50);
+    await wait(40);
     assert.equal(got.length, 1, `settled while up/ still changed (after ${Date.now() - start} ms)`);
   }
   await until(() => got.length > 1, 10_000, 'the slow copy to settle', 10);
-  assert.ok(Date.now() - start >= 600, 'not before the copy went quiet');
+  assert.ok(Date.now() - start >= 1200, 'not before the copy went quiet');
 
   // a directory that never stops changing: rescanned anyway, maxMs after the burst's last large batch
   s.add(['up/c']);
   const burstAt = Date.now();
-  while (got.length < 3 && Date.now() - burstAt < 5_000) {
+  while (got.length < 3 && Date.now() - burstAt < 20_000) {
     s.activity(['up/c/more']);
     await wait(40);
   }
   assert.equal(got.length, 3, 'rescanned while still changing');
   const waited = Date.now() - burstAt;
-  assert.ok(waited >= 900 && waited < 3_000, `rescanned ${waited} ms after the last burst batch (maxMs 1000)`);
+  assert.ok(waited >= 1900 && waited < 15_000, `rescanned ${waited} ms after the last burst batch (maxMs 2000)`);
   s.cancel();
-  assert.ok(Date.now() - t0 < 10_000);
 });
 
 test('many events in small batches within settleMs are a burst of their top directories; the same spread thinly are not', async () => {
+  // the batches' times are given (the window is counted in the caller's clock); only the rescan's
+  // own timer runs in real time
   const cases: { name: string; batches: number; size: number; gapMs: number; burst: boolean }[] = [
     { name: '10 batches of 100 at once', batches: 10, size: 100, gapMs: 0, burst: true },
     { name: '4 batches of 300, 30 ms apart', batches: 4, size: 300, gapMs: 30, burst: true },
@@ -85,20 +86,22 @@ test('many events in small batches within settleMs are a burst of their top dire
   for (const c of cases) {
     const got: PendingChange[][] = [];
     const s = new BurstSettle(100, (x) => got.push(x), { burst: 1000 });
-    const first = Date.now();
-    for (let b = 0; b < c.batches; b++) {
-      s.activity(Array.from({ length: c.size }, (_, i) => `${b % 2 ? 'up' : 'media'}/d${b}/f${i}`));
-      if (c.gapMs) await wait(c.gapMs);
-    }
+    const first = 5_000_000;
+    for (let b = 0; b < c.batches; b++) s.activity(Array.from({ length: c.size }, (_, i) => `${b % 2 ? 'up' : 'media'}/d${b}/f${i}`), first + b * c.gapMs);
     await wait(400); // (several settle times: long enough to see a rescan, or to prove there is none)
     if (!c.burst) {
       assert.equal(got.length, 0, c.name);
       continue;
     }
     assert.equal(got.length, 1, c.name);
-    const paths = got[0]!.map((x) => x.path);
-    assert.deepEqual(paths, ['media', 'up'], c.name);
-    assert.ok(got[0]![0]!.since >= first && got[0]![0]!.since <= first + 50, `${c.name}: since = the first of its batches`);
+    assert.deepEqual(
+      got[0]!.map((x) => [x.path, x.since]),
+      [
+        ['media', first],
+        ['up', first],
+      ],
+      `${c.name}: its top directories, since = the first of its batches`,
+    );
     s.cancel();
   }
 });
