@@ -214,7 +214,7 @@ test('a host is listed while its lock is taken; nothing changes before every loc
     const create = r.createExclusive.bind(r);
     r.createExclusive = async (path, data) => {
       events.push('h2 locking');
-      await new Promise((res) => setTimeout(res, 150));
+      await new Promise((res) => setTimeout(res, 400)); // (long enough for the listing to have begun, even on a loaded machine)
       if (fail) throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
       const got = await create(path, data);
       locked = Date.now();
