@@ -20,6 +20,8 @@ export interface BurstSettleOptions {
   maxMs?: number;
 }
 
+const SLASH = 0x2f;
+
 /** the top directory of a root-relative path ('' for the root) */
 function topOf(path: string): string {
   const i = path.indexOf('/');
@@ -49,10 +51,11 @@ export class BurstSettle {
     this.maxMs = o.maxMs ?? 15 * settleMs;
   }
 
-  /** a burst's rescans (directories): remember their top directories; (re)start the wait */
-  add(dirs: string[], now = Date.now()): void {
+  /** a burst's rescans (directories): remember their top directories; (re)start the wait. since:
+   *  when the burst began (default now); a pending rescan keeps the earlier start */
+  add(dirs: readonly string[], now = Date.now(), since = now): void {
     if (dirs.length === 0) return;
-    if (!this.timer) this.since = now;
+    this.since = this.timer ? Math.min(this.since, since) : since;
     for (const d of dirs) this.tops.add(topOf(d));
     this.lastBurst = now;
     this.arm(now, now + this.settleMs);
@@ -63,11 +66,11 @@ export class BurstSettle {
    * its top directories makes it wait settleMs more (up to maxMs after the last burst); other
    * events are counted, and `burst` of them within settleMs make a burst of their tops.
    */
-  activity(paths: readonly string[], now = Date.now()): void {
-    if (paths.length === 0) return;
+  activity(events: readonly { path: string }[], now = Date.now()): void {
+    if (events.length === 0) return;
     if (this.timer) {
       const all = this.tops.has('');
-      if (paths.some((p) => all || this.tops.has(topOf(p)))) {
+      if (events.some((e) => all || this.tops.has(topOf(e.path)))) {
         const due = Math.min(now + this.settleMs, this.lastBurst + this.maxMs);
         if (due > this.due) this.arm(now, due);
         return;
@@ -78,16 +81,19 @@ export class BurstSettle {
       this.windowCount = 0;
       this.windowTops.clear();
     }
-    this.windowCount += paths.length;
-    for (const p of paths) this.windowTops.add(topOf(p));
+    this.windowCount += events.length;
+    // (a batch comes sorted by path: most events share the previous one's top, no slice needed)
+    let last = '\0';
+    for (const { path } of events) {
+      if (path.startsWith(last) && (path.length === last.length || path.charCodeAt(last.length) === SLASH)) continue;
+      last = topOf(path);
+      this.windowTops.add(last);
+    }
     if (this.windowCount < this.burst) return;
     const tops = [...this.windowTops];
-    const since = this.windowStart;
-    const pending = this.timer !== null;
     this.windowCount = 0;
     this.windowTops.clear();
-    this.add(tops, now);
-    this.since = pending ? Math.min(this.since, since) : since;
+    this.add(tops, now, this.windowStart);
   }
 
   /** fire at `due` (in the clock of `now`, the caller's) */

@@ -65,7 +65,7 @@ export interface DaemonOptions {
 }
 type LinkRunnerProgress = { start(text: string): void; update(text: string): void; stop(text: string): void };
 
-/** a burst is over when the watcher has reported no large batch for this long (or 2 intervals) */
+/** a burst is over when no event came under its directories for this long (or 2 intervals) */
 const BURST_SETTLE_MS = 2_000;
 
 export class WatchDaemon {
@@ -204,7 +204,7 @@ export class WatchDaemon {
     const mine = events.filter((e) => !this.exclude(e.path));
     if (!mine.length) return;
     // a pending burst rescan waits while its directories still change; many small batches are a burst too
-    this.settle.activity(mine.map((e) => e.path));
+    this.settle.activity(mine);
     this.successor.queue.addEvents(mine);
     this.bypass?.runner.queue.addEvents(mine);
   }

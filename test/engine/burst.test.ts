@@ -10,6 +10,8 @@ const settled = (ms: number) => {
   return { got, s: new BurstSettle(ms, (c) => got.push(c)) };
 };
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** a watcher batch of these paths */
+const ev = (...paths: string[]) => paths.map((path) => ({ path }));
 
 test('the top directories of a burst, once, when no new burst batch came for settleMs; since = its start', async () => {
   const { got, s } = settled(500);
@@ -46,7 +48,7 @@ test('a pending rescan waits while its directories still change (a slow copy), u
   const s = new BurstSettle(400, (c) => got.push(c), { maxMs: 2000 });
   s.add(['up/a']);
   // events elsewhere: no effect, it settles after ~400 ms
-  s.activity(['cache/x', 'other']);
+  s.activity(ev('cache/x', 'other'));
   await until(() => got.length > 0, 10_000, 'the burst to settle', 10);
   assert.deepEqual(got[0]!.map((c) => c.path), ['up']);
 
@@ -54,7 +56,7 @@ test('a pending rescan waits while its directories still change (a slow copy), u
   s.add(['up/b']);
   const start = Date.now();
   while (Date.now() - start < 1200) {
-    s.activity(['up/b/f' + (Date.now() - start)]);
+    s.activity(ev('up/b/f' + (Date.now() - start)));
     await wait(40);
     assert.equal(got.length, 1, `settled while up/ still changed (after ${Date.now() - start} ms)`);
   }
@@ -65,7 +67,7 @@ test('a pending rescan waits while its directories still change (a slow copy), u
   s.add(['up/c']);
   const burstAt = Date.now();
   while (got.length < 3 && Date.now() - burstAt < 20_000) {
-    s.activity(['up/c/more']);
+    s.activity(ev('up/c/more'));
     await wait(40);
   }
   assert.equal(got.length, 3, 'rescanned while still changing');
@@ -87,7 +89,7 @@ test('many events in small batches within settleMs are a burst of their top dire
     const got: PendingChange[][] = [];
     const s = new BurstSettle(100, (x) => got.push(x), { burst: 1000 });
     const first = 5_000_000;
-    for (let b = 0; b < c.batches; b++) s.activity(Array.from({ length: c.size }, (_, i) => `${b % 2 ? 'up' : 'media'}/d${b}/f${i}`), first + b * c.gapMs);
+    for (let b = 0; b < c.batches; b++) s.activity(ev(...Array.from({ length: c.size }, (_, i) => `${b % 2 ? 'up' : 'media'}/d${b}/f${i}`)), first + b * c.gapMs);
     await wait(400); // (several settle times: long enough to see a rescan, or to prove there is none)
     if (!c.burst) {
       assert.equal(got.length, 0, c.name);
@@ -111,10 +113,18 @@ test('while one burst waits to settle, a slow burst in another top directory is 
   const s = new BurstSettle(300, (c) => got.push(c), { burst: 1000 });
   s.add(['up/a'], 1000);
   // 1,000 events under media/ in small batches, within the settle time: media joins the pending rescan
-  for (let b = 0; b < 10; b++) s.activity(Array.from({ length: 100 }, (_, i) => `media/d${b}/f${i}`), 1100 + b);
+  for (let b = 0; b < 10; b++) s.activity(ev(...Array.from({ length: 100 }, (_, i) => `media/d${b}/f${i}`)), 1100 + b);
   await until(() => got.length > 0, 10_000, 'the bursts to settle', 20);
   assert.deepEqual(got[0]!.map((c) => [c.path, c.since]), [
     ['media', 1000],
     ['up', 1000],
   ]);
+});
+
+test('the top directories of a burst of small batches: a name that only starts like the previous top is a top of its own', async () => {
+  const got: PendingChange[][] = [];
+  const s = new BurstSettle(100, (c) => got.push(c), { burst: 6 });
+  s.activity(ev('up', 'up/a', 'up/a/b', 'upload/x', 'uploads', 'z/1'), 7_000_000);
+  await until(() => got.length > 0, 10_000, 'the burst to settle', 10);
+  assert.deepEqual(got[0]!.map((c) => c.path), ['up', 'upload', 'uploads', 'z']);
 });
