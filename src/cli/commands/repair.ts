@@ -4,6 +4,7 @@
 // stopped for safety, 2 usage, 3 a host unreachable (the rest repaired), 75 a host is locked.
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { hostname } from 'node:os';
 import { ChainError, ConfigError } from '../../core/errors.js';
 import { EXIT } from '../../core/exit-codes.js';
@@ -42,6 +43,13 @@ export const repairCommand: CommandModule<GlobalArgs, RepairArgs> = {
       .example('chain repair --from apollo --delete --max-delete 100', 'make every host a copy of apollo')
       .example('chain repair --link apollo:chronos', 'make chronos match apollo; nobody else changes'),
   handler: async (argv) => {
+    // A repair is one pass over every entry, done in a second or two: V8's optimizing compiler
+    // inlining callees into the hot listing, SFTP and planning functions costs more CPU (on
+    // another thread, but a machine's cores are shared with find, sshd and sftp-server) than the
+    // inlined code saves in so short a run. Measured on 100,000 entries: 10–15 % less CPU, ~8 %
+    // less wall time (bench/README.md). Set before any of that code runs hot; a daemon keeps
+    // V8's default (it runs for days).
+    setFlagsFromString('--no-turbo-inlining');
     const config = loadFromArgs(argv);
     const ring = new Ring(config, 0);
     // a ConfigError naming the ring when there is no such host
