@@ -21,6 +21,10 @@ export interface DirEntry {
   entry: Entry;
   /** why this entry cannot be replicated (a name that is not valid UTF-8); its entry is type 'other' */
   problem?: string;
+  /** a local directory's ctime, whole seconds: when its entries or its times last changed. Unlike
+   *  its mtime, nothing can set it back (cp -a, tar and rsync -a restore a directory's mtime after
+   *  filling it), so it tells whether anything was written into the directory since a time */
+  changed?: number;
 }
 
 /** A filesystem event as the watcher reports it, root-relative. */

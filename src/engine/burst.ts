@@ -2,7 +2,8 @@
 // inotify drops events when its queue overflows (a burst on a busy machine), and parcel does not
 // report that, so a directory none of whose events were reported is in no rescan of the burst
 // (bench: the last 12 files of one leaf directory of a 10,000-file cp -a never left the host).
-// The rescan goes down only into directories changed since the burst began, and a directory the
+// The rescan goes down only into directories changed since the burst began (by their ctime: cp -a,
+// tar and rsync -a set a directory's mtime back once they have filled it), and a directory the
 // link knows the target holds is checked against that knowledge, locally (engine/push.ts
 // checkLocally): tens of milliseconds for a 10,000-file burst that all went.
 // "Settled" means quiet: no event under the burst's top directories for settleMs (a copy on a slow

@@ -30,7 +30,7 @@ import { classify } from '../core/classify.js';
 import { joinRel, parentOf, underRoot } from '../core/paths.js';
 import { LinkMemory } from './memory.js';
 import { forEachLimit, Once } from './parallel.js';
-import { syncTree, sendEntry } from './treesync.js';
+import { syncTree, sendEntry, dirChangedSince } from './treesync.js';
 import { sendManifest } from './inbox.js';
 import { keepAside, type KeepHow } from './trash.js';
 
@@ -534,14 +534,14 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
  * waits in the queue, needs nothing; any other is compared with the target and sent as a tree sync
  * would (engine/treesync.ts: only where it changes something), one lstat each, or, past
  * LOOKUPS_PER_DIR in one directory, by syncTree listing it. Subdirectories the target is known to
- * hold are checked the same way when their entries changed since `changedSince`, as syncTree's
+ * hold are checked the same way when their entries changed since `since`, as syncTree's
  * shallow mode does; one that is not known is handed to syncTree.
  */
 const LOOKUPS_PER_DIR = 16;
 
-async function checkLocally(ap: Applier, dir: string, changedSince: number): Promise<void> {
+async function checkLocally(ap: Applier, dir: string, since: number): Promise<void> {
   const { source, target, exclude, memory } = ap.ctx;
-  const unknown: { path: string; entry: Entry; problem?: string }[] = [];
+  const unknown: { path: string; entry: Entry; problem?: string; changed?: number }[] = [];
   const listAll: string[] = [];
   const dirs = [dir];
   while (dirs.length && !ap.broken) {
@@ -549,17 +549,17 @@ async function checkLocally(ap: Applier, dir: string, changedSince: number): Pro
     if (ap.compared.has(d)) continue; // (compared by another tree of this batch)
     const mine = await source.readdir(d);
     const before = unknown.length;
-    for (const { name, entry, problem } of mine) {
+    for (const { name, entry, problem, changed } of mine) {
       const path = joinRel(d, name);
       if (exclude(path)) continue;
       const known = memory.get(path);
       if (!problem && known && sameEntry(known, entry)) {
-        if (entry.type === 'dir' && entry.mtime >= changedSince && !ap.ctx.deferTree?.(path)) dirs.push(path);
+        if (entry.type === 'dir' && dirChangedSince(entry, changed, since) && !ap.ctx.deferTree?.(path)) dirs.push(path);
         continue;
       }
       const a = ap.ctx.arrivedOf?.(path);
       if (!problem && a && a.entry !== undefined && sameState(a.entry, entry)) continue; // its own turn comes
-      unknown.push({ path, entry, problem });
+      unknown.push({ path, entry, problem, changed });
     }
     // many unknown entries (lost events of a whole burst): one listing of the target costs less
     if (unknown.length - before > LOOKUPS_PER_DIR) {
@@ -567,14 +567,14 @@ async function checkLocally(ap: Applier, dir: string, changedSince: number): Pro
       listAll.push(d);
     } else ap.compared.set(d, false);
   }
-  for (const d of listAll) if (!ap.broken && !ap.ctx.deferTree?.(d)) await syncTree(ap, d, { shallow: true, changedSince });
+  for (const d of listAll) if (!ap.broken && !ap.ctx.deferTree?.(d)) await syncTree(ap, d, { shallow: true, changedSince: since });
   await forEachLimit(unknown, ap.ctx.concurrency ?? 128, (j) => {
     const now = Date.now();
     return ap.guard(j.path, { path: j.path, kind: 'change', since: now, at: now }, async () => {
       const remote = j.problem ? null : await target.lstat(j.path);
       await sendEntry(ap, j.path, j.entry, remote, j.problem);
       const lacked = !remote || remote.type !== 'dir';
-      if (j.entry.type === 'dir' && !ap.broken && (lacked || j.entry.mtime >= changedSince) && !ap.ctx.deferTree?.(j.path)) await syncTree(ap, j.path, { remoteEmpty: lacked, shallow: true, changedSince });
+      if (j.entry.type === 'dir' && !ap.broken && (lacked || dirChangedSince(j.entry, j.changed, since)) && !ap.ctx.deferTree?.(j.path)) await syncTree(ap, j.path, { remoteEmpty: lacked, shallow: true, changedSince: since });
     });
   });
 }

@@ -22,7 +22,8 @@ export interface TreeSyncOptions {
   shallow?: boolean;
   /** with shallow: still descend into directories (present on both sides) whose entries changed
    *  since this time (whole seconds): a burst can lose the events of a new subdirectory and of
-   *  everything written into it, but not the directory's own mtime */
+   *  everything written into it, but not the directory's ctime (DirEntry.changed; the mtime where
+   *  the source gives none, as SFTP does: cp -a, tar and rsync -a set a directory's mtime back) */
   changedSince?: number;
   /** directories listed at once */
   dirConcurrency?: number;
@@ -41,23 +42,29 @@ export async function syncTree(ap: Applier, root: string, opts: TreeSyncOptions 
     const [mine, theirs] = await Promise.all([source.readdir(job.dir), job.remoteEmpty ? Promise.resolve([]) : target.readdir(job.dir)]);
     opts.onDir?.(mine.length);
     const remote = new Map<string, Entry>(theirs.map((d) => [d.name, d.entry]));
-    const jobs: { path: string; local: Entry; remote: Entry | null; problem?: string }[] = [];
-    for (const { name, entry, problem } of mine) {
+    const jobs: { path: string; local: Entry; remote: Entry | null; problem?: string; changed?: number }[] = [];
+    for (const { name, entry, problem, changed } of mine) {
       const path = joinRel(job.dir, name);
       if (exclude(path)) continue;
-      jobs.push({ path, local: entry, remote: remote.get(name) ?? null, problem });
+      jobs.push({ path, local: entry, remote: remote.get(name) ?? null, problem, changed });
     }
     await forEachLimit(jobs, conc, async (j) => {
       const retry = { path: j.path, kind: 'change' as const, since: Date.now(), at: Date.now() };
       await ap.guard(j.path, retry, async () => {
         await sendEntry(ap, j.path, j.local, j.remote, j.problem);
         const remoteEmpty = !j.remote || j.remote.type !== 'dir';
-        const recent = opts.changedSince !== undefined && j.local.mtime >= opts.changedSince;
+        const recent = opts.changedSince !== undefined && dirChangedSince(j.local, j.changed, opts.changedSince);
         // (not into a directory our predecessor is still writing into: compared once it is done)
         if (j.local.type === 'dir' && !ap.broken && (remoteEmpty || !opts.shallow || recent) && !ap.ctx.deferTree?.(j.path)) more({ dir: j.path, remoteEmpty });
       });
     });
   });
+}
+
+/** whether a directory's entries may have changed since `since` (whole seconds): its ctime where
+ *  the listing gives it (DirEntry.changed), else its mtime */
+export function dirChangedSince(e: Entry, changed: number | undefined, since: number): boolean {
+  return (changed ?? e.mtime) >= since;
 }
 
 /**

@@ -197,12 +197,28 @@ test('a rescan finds files in a subdirectory whose own events were lost (it exis
   const r = await pushBatch(ctx(), [{ ...ch('burst'), tree: true }]);
   assert.equal(r.stats.files, 5);
   same();
-  // an old, unchanged subdirectory is not walked by a rescan
+  // a subdirectory unchanged since (well before) the rescan's change is not walked: the change is
+  // dated two minutes ahead here, as a directory's ctime cannot be set back
+  writeFileSync(join(b, 'burst/d9/e2/only-on-target'), 'x');
+  const c = ctx();
+  const asked: string[] = [];
+  const readdir = c.target.readdir.bind(c.target);
+  c.target.readdir = (p) => (asked.push(p), readdir(p));
+  const r2 = await pushBatch(c, [{ ...ch('burst'), since: Date.now() + 120_000, tree: true }]);
+  assert.equal(r2.stats.files, 0);
+  assert.deepEqual(asked, ['burst']);
+});
+
+test('a rescan finds lost files in a subdirectory whose mtime was set back once filled (cp -a, tar and rsync -a do that)', async () => {
+  mkdirSync(join(a, 'burst/d9/e2'), { recursive: true });
+  mkdirSync(join(b, 'burst/d9/e2'), { recursive: true }); // made on the target while still empty
+  for (let i = 0; i < 5; i++) writeFileSync(join(a, 'burst/d9/e2', `f${i}`), `${i}`);
+  // the copy's directory times, restored after its files: older than the burst
   utimesSync(join(a, 'burst/d9/e2'), 1_000_000, 1_000_000);
   utimesSync(join(a, 'burst/d9'), 1_000_000, 1_000_000);
-  writeFileSync(join(b, 'burst/d9/e2/only-on-target'), 'x');
-  const r2 = await pushBatch(ctx(), [{ ...ch('burst'), tree: true }]);
-  assert.equal(r2.stats.files, 0);
+  const r = await pushBatch(ctx(), [{ ...ch('burst'), tree: true }]);
+  assert.equal(r.stats.files, 5);
+  same();
 });
 
 // ---- the hop back to a change's origin ------------------------------------------------------------
@@ -364,6 +380,21 @@ test('a rescan of a top directory the link knows finds a file deep inside whose 
   assert.equal(r.stats.files, 1);
   assert.deepEqual(asked, []);
   same();
+});
+
+test('a rescan of a top directory the link knows finds a lost file in a subdirectory whose mtime was set back after it (cp -a)', async () => {
+  for (let i = 0; i < 3; i++) {
+    mkdirSync(join(a, `b0/d${i}/e0`), { recursive: true });
+    for (let j = 0; j < 5; j++) writeFileSync(join(a, `b0/d${i}/e0/f${j}`), `${i}${j}`);
+  }
+  const m = new LinkMemory();
+  await pushBatch(ctx(m), [ch('b0')]);
+  writeFileSync(join(a, 'b0/d1/e0/late'), 'its event was dropped (inotify queue overflow)');
+  utimesSync(join(a, 'b0/d1/e0'), 1_000_000, 1_000_000);
+  utimesSync(join(a, 'b0/d1'), 1_000_000, 1_000_000);
+  const r = await pushBatch(ctx(m), [{ ...ch('b0'), tree: true }]);
+  assert.equal(r.stats.files, 1);
+  assert.ok(existsSync(join(b, 'b0/d1/e0/late')));
 });
 
 test('the target side of a batch is asked in one lstatMany where the Remote has it; a failing lstatMany falls back to one lstat per path', async () => {
