@@ -21,9 +21,9 @@ export interface DirEntry {
   entry: Entry;
   /** why this entry cannot be replicated (a name that is not valid UTF-8); its entry is type 'other' */
   problem?: string;
-  /** a local directory's ctime, whole seconds: when its entries or its times last changed. Unlike
-   *  its mtime, nothing can set it back (cp -a, tar and rsync -a restore a directory's mtime after
-   *  filling it), so it tells whether anything was written into the directory since a time */
+  /** a local entry's ctime, whole seconds: when it (for a directory: its entries) or its times
+   *  last changed. Unlike the mtime, nothing can set it back (cp -a, tar and rsync -a restore a
+   *  directory's mtime after filling it), so it tells whether anything changed since a time */
   changed?: number;
 }
 
@@ -48,6 +48,11 @@ export interface PendingChange {
   tree?: boolean;
   /** with tree: compare the whole subtree, all the way down (a new neighbour, an unfinished compare) */
   deep?: boolean;
+  /** with tree: every directory under it, not only those whose entries changed since `since` (a
+   *  burst's rescan once it has settled: files rewritten in place leave no trace on their
+   *  directory); of the entries, those changed since `since` (their ctime) are checked against
+   *  what the link knows the target holds, and looked up there where that differs */
+  full?: boolean;
   /** the predecessor says so (its inbox manifest): it wrote this here, or found our version winning
    *  over its own. Such a path is compared with the target even if this link pushed exactly this
    *  before. entry: the version it said is here (null: none; absent: not said); hops: how many more

@@ -2,10 +2,11 @@
 // inotify drops events when its queue overflows (a burst on a busy machine), and parcel does not
 // report that, so a directory none of whose events were reported is in no rescan of the burst
 // (bench: the last 12 files of one leaf directory of a 10,000-file cp -a never left the host).
-// The rescan goes down only into directories changed since the burst began (by their ctime: cp -a,
-// tar and rsync -a set a directory's mtime back once they have filled it), and a directory the
-// link knows the target holds is checked against that knowledge, locally (engine/push.ts
-// checkLocally): tens of milliseconds for a 10,000-file burst that all went.
+// The rescan goes into every directory under them (`full`: a file rewritten in place leaves no trace
+// on its directory, and cp -a, tar and rsync -a set a directory's times back once they have filled
+// it); an entry changed since the burst began (its ctime) is checked against what the link knows
+// the target holds, locally (engine/push.ts checkLocally), and looked up there only where that
+// differs. A local walk: ~75 ms of CPU for a 10,000-file burst that all went, 0.75 s per 100,000.
 // "Settled" means quiet: no event under the burst's top directories for settleMs (a copy on a slow
 // disk goes on in batches too small to count as a burst: bench, 2026-11-22, a 10,000-file cp -a
 // that took 6.8 s left the last 90 files of its last directory behind when the rescan came while
@@ -110,7 +111,7 @@ export class BurstSettle {
     const tops = this.tops.has('') ? [''] : [...this.tops].sort();
     this.tops = new Set();
     const at = Date.now();
-    this.onSettled(tops.map((path) => ({ path, kind: 'change', since: this.since, at, tree: true })));
+    this.onSettled(tops.map((path) => ({ path, kind: 'change', since: this.since, at, tree: true, full: true })));
   }
 
   cancel(): void {

@@ -13,7 +13,8 @@
 //
 // Line format, one JSON array per line (paths may contain any byte but NUL, so they are quoted):
 //   ["+", "c"|"d", since, at, path, tree?]   a pending change (later lines for a path update it);
-//                                             tree: 1 = rescan the directory, 2 = the whole subtree
+//                                             tree: 1 = rescan the directory, 2 = the whole subtree,
+//                                             3 = every directory under it, by what the link knows
 //   ["-", path]                               delivered
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, write, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -68,6 +69,7 @@ export class Journal {
         const c: PendingChange = { path, kind: rec[1] === 'd' ? 'delete' : 'change', since: Number(rec[2]), at: Number(rec[3]) };
         if (rec[5]) c.tree = true;
         if (rec[5] === 2) c.deep = true;
+        if (rec[5] === 3) c.full = true;
         if (prev) merge(prev, c);
         else this.live.set(path, c);
       } else if (rec[0] === '-' && typeof rec[1] === 'string') this.live.delete(rec[1]);
@@ -285,7 +287,7 @@ function writeAll(fd: number, data: Buffer): void {
 
 /** the same text as JSON.stringify(['+', kind, since, at, path, tree?]), without the array */
 function line(c: PendingChange): string {
-  return `["+","${c.kind === 'delete' ? 'd' : 'c'}",${num(c.since)},${num(c.at)},${JSON.stringify(c.path)}${c.tree ? (c.deep ? ',2' : ',1') : ''}]\n`;
+  return `["+","${c.kind === 'delete' ? 'd' : 'c'}",${num(c.since)},${num(c.at)},${JSON.stringify(c.path)}${c.tree ? (c.deep ? ',2' : c.full ? ',3' : ',1') : ''}]\n`;
 }
 
 const num = (n: number) => (Number.isFinite(n) ? String(n) : 'null');
@@ -295,4 +297,5 @@ function merge(prev: PendingChange, c: PendingChange): void {
   prev.at = Math.max(prev.at, c.at);
   if (c.tree) prev.tree = true;
   if (c.deep) prev.deep = true;
+  if (c.full) prev.full = true;
 }

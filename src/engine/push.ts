@@ -517,10 +517,12 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
     if (ap.broken) break;
     if (insideTree(p.change.path) || later.has(p.change.path)) continue;
     const shallow = !isDeep(p);
-    // directories whose entries changed shortly before this event are compared too
-    const changedSince = Math.floor(p.change.since / 1000) - 30;
-    if (p.knownThere) await ap.guard(p.change.path, p.change, () => checkLocally(ap, p.change.path, changedSince));
-    else await ap.guard(p.change.path, p.change, () => syncTree(ap, p.change.path, { remoteEmpty: p.action.op === 'mkdir' && !p.remote, shallow, changedSince }));
+    // directories whose entries changed shortly before this event are compared too (all of them
+    // for a full rescan)
+    const since = Math.floor(p.change.since / 1000) - 30;
+    const full = !!p.change.full;
+    if (p.knownThere) await ap.guard(p.change.path, p.change, () => checkLocally(ap, p.change.path, since, full));
+    else await ap.guard(p.change.path, p.change, () => syncTree(ap, p.change.path, { remoteEmpty: p.action.op === 'mkdir' && !p.remote, shallow, changedSince: full ? -Infinity : since }));
   }
   if (forward.length && !ap.broken) {
     await sendManifest(ctx.target, ctx.source.name, forward).catch((e) => ctx.log.debug(`inbox manifest not written on ${ctx.target.name}: ${(e as Error).message}`));
@@ -535,11 +537,14 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
  * would (engine/treesync.ts: only where it changes something), one lstat each, or, past
  * LOOKUPS_PER_DIR in one directory, by syncTree listing it. Subdirectories the target is known to
  * hold are checked the same way when their entries changed since `since`, as syncTree's
- * shallow mode does; one that is not known is handed to syncTree.
+ * shallow mode does; one that is not known is handed to syncTree. `full` (a settled burst's
+ * rescan): every subdirectory, as files rewritten in place leave no trace on their directory;
+ * then only entries changed since `since` (their ctime) are checked at all: the burst's lost
+ * events are the concern, not what the link forgot, and a big tree costs an lstat an entry.
  */
 const LOOKUPS_PER_DIR = 16;
 
-async function checkLocally(ap: Applier, dir: string, since: number): Promise<void> {
+async function checkLocally(ap: Applier, dir: string, since: number, full = false): Promise<void> {
   const { source, target, exclude, memory } = ap.ctx;
   const unknown: { path: string; entry: Entry; problem?: string; changed?: number }[] = [];
   const listAll: string[] = [];
@@ -552,9 +557,14 @@ async function checkLocally(ap: Applier, dir: string, since: number): Promise<vo
     for (const { name, entry, problem, changed } of mine) {
       const path = joinRel(d, name);
       if (exclude(path)) continue;
+      // (full) not changed since the burst began: not the burst's concern, but a directory is gone into
+      if (full && !problem && changed !== undefined && changed < since) {
+        if (entry.type === 'dir' && !ap.ctx.deferTree?.(path)) dirs.push(path);
+        continue;
+      }
       const known = memory.get(path);
       if (!problem && known && sameEntry(known, entry)) {
-        if (entry.type === 'dir' && dirChangedSince(entry, changed, since) && !ap.ctx.deferTree?.(path)) dirs.push(path);
+        if (entry.type === 'dir' && (full || dirChangedSince(entry, changed, since)) && !ap.ctx.deferTree?.(path)) dirs.push(path);
         continue;
       }
       const a = ap.ctx.arrivedOf?.(path);
@@ -567,14 +577,15 @@ async function checkLocally(ap: Applier, dir: string, since: number): Promise<vo
       listAll.push(d);
     } else ap.compared.set(d, false);
   }
-  for (const d of listAll) if (!ap.broken && !ap.ctx.deferTree?.(d)) await syncTree(ap, d, { shallow: true, changedSince: since });
+  const changedSince = full ? -Infinity : since;
+  for (const d of listAll) if (!ap.broken && !ap.ctx.deferTree?.(d)) await syncTree(ap, d, { shallow: true, changedSince });
   await forEachLimit(unknown, ap.ctx.concurrency ?? 128, (j) => {
     const now = Date.now();
     return ap.guard(j.path, { path: j.path, kind: 'change', since: now, at: now }, async () => {
       const remote = j.problem ? null : await target.lstat(j.path);
       await sendEntry(ap, j.path, j.entry, remote, j.problem);
       const lacked = !remote || remote.type !== 'dir';
-      if (j.entry.type === 'dir' && !ap.broken && (lacked || dirChangedSince(j.entry, j.changed, since)) && !ap.ctx.deferTree?.(j.path)) await syncTree(ap, j.path, { remoteEmpty: lacked, shallow: true, changedSince: since });
+      if (j.entry.type === 'dir' && !ap.broken && (lacked || full || dirChangedSince(j.entry, j.changed, since)) && !ap.ctx.deferTree?.(j.path)) await syncTree(ap, j.path, { remoteEmpty: lacked, shallow: true, changedSince });
     });
   });
 }

@@ -57,8 +57,10 @@ export class ChangeQueue {
     let ready = false;
     for (const c of changes) {
       const d = this.deferred.get(c.path);
-      if (d) d.change.tree = true;
-      else if (this.holds?.covers(c.path) && !this.ready.has(c.path)) this.deferred.set(c.path, { change: { ...c, tree: true }, until: now + this.holds.maxMs });
+      if (d) {
+        d.change.tree = true;
+        if (c.full) d.change.full = true;
+      } else if (this.holds?.covers(c.path) && !this.ready.has(c.path)) this.deferred.set(c.path, { change: { ...c, tree: true }, until: now + this.holds.maxMs });
       else {
         this.merge({ ...c, tree: true });
         ready = true;
@@ -120,7 +122,7 @@ export class ChangeQueue {
 
   /** everything waiting (window and ready), e.g. to seed a bypass link */
   snapshot(): PendingChange[] {
-    return [...this.ready.values(), ...[...this.deferred.values()].map((d) => d.change), ...this.window.values()].map((c) => ({ path: c.path, kind: c.kind, since: c.since, at: c.at, ...(c.tree ? { tree: true } : {}), ...(c.deep ? { deep: true } : {}), ...(c.arrived ? { arrived: c.arrived } : {}) }));
+    return [...this.ready.values(), ...[...this.deferred.values()].map((d) => d.change), ...this.window.values()].map((c) => ({ path: c.path, kind: c.kind, since: c.since, at: c.at, ...(c.tree ? { tree: true } : {}), ...(c.deep ? { deep: true } : {}), ...(c.full ? { full: true } : {}), ...(c.arrived ? { arrived: c.arrived } : {}) }));
   }
 
   /** close the window now; `all` (shutdown, one-shot push): what waits for a hold goes too */
@@ -153,6 +155,7 @@ export class ChangeQueue {
       prev.since = Math.min(prev.since, c.since);
       if (c.tree) prev.tree = true;
       if (c.deep) prev.deep = true;
+      if (c.full) prev.full = true;
       if (c.arrived) prev.arrived = mergeArrived(prev.arrived, c.arrived);
     } else {
       this.ready.set(c.path, { ...c });

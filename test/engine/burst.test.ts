@@ -13,17 +13,17 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** a watcher batch of these paths */
 const ev = (...paths: string[]) => paths.map((path) => ({ path }));
 
-test('the top directories of a burst, once, when no new burst batch came for settleMs; since = its start', async () => {
+test('the top directories of a burst, once, when no new burst batch came for settleMs; since = its start; every directory under them (full)', async () => {
   const { got, s } = settled(500);
   s.add(['up/2026/a', 'up/2026/b', 'cache/x'], 1000);
   await wait(20);
   s.add(['up/2026/c'], 2000); // still going: the wait starts again
   assert.equal(got.length, 0, 'not settled yet');
   await until(() => got.length > 0, 10_000, 'the burst to settle', 20);
-  assert.deepEqual(got.map((g) => g.map((c) => [c.path, c.tree, c.since])), [
+  assert.deepEqual(got.map((g) => g.map((c) => [c.path, c.tree, c.full, c.since])), [
     [
-      ['cache', true, 1000],
-      ['up', true, 1000],
+      ['cache', true, true, 1000],
+      ['up', true, true, 1000],
     ],
   ]);
   s.add(['next/x'], 5000);

@@ -23,6 +23,21 @@ const rows: { name: string; ops: (j: Journal) => void; want: string[] }[] = [
   { name: 'names with newlines, tabs, quotes', ops: (j) => j.add([c('x\ny'), c('t\tab'), c('q"uote')]), want: ['x\ny', 't\tab', 'q"uote'] },
 ];
 
+test('journal: rescans keep their kind (a directory, the whole subtree, every directory by what the link knows)', () => {
+  const f = tmp();
+  const j = new Journal(f);
+  j.add([{ ...c('one'), tree: true }, { ...c('deep'), tree: true, deep: true }, { ...c('full'), tree: true, full: true }, c('plain')]);
+  j.add([{ ...c('plain'), tree: true, full: true }]);
+  j.close();
+  const kinds = (p: PendingChange) => [p.path, !!p.tree, !!p.deep, !!p.full];
+  assert.deepEqual(new Journal(f).pending().map(kinds), [
+    ['one', true, false, false],
+    ['deep', true, true, false],
+    ['full', true, false, true],
+    ['plain', true, false, true],
+  ]);
+});
+
 for (const r of rows) {
   test(`journal: ${r.name}`, () => {
     const f = tmp();

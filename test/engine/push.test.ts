@@ -1,7 +1,7 @@
 // The push engine over the local-filesystem Remote: what a batch does to a target, table by table.
 import { test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, renameSync, symlinkSync, chmodSync, utimesSync, existsSync, statSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, renameSync, symlinkSync, chmodSync, utimesSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { LocalRemote } from '../../src/transport/local.js';
@@ -395,6 +395,41 @@ test('a rescan of a top directory the link knows finds a lost file in a subdirec
   const r = await pushBatch(ctx(m), [{ ...ch('b0'), tree: true }]);
   assert.equal(r.stats.files, 1);
   assert.ok(existsSync(join(b, 'b0/d1/e0/late')));
+});
+
+test("a settled burst's rescan (full) goes into every directory: a file rewritten in place leaves its directory's ctime as it was", async () => {
+  for (let i = 0; i < 3; i++) {
+    mkdirSync(join(a, `b0/d${i}/e0`), { recursive: true });
+    for (let j = 0; j < 5; j++) writeFileSync(join(a, `b0/d${i}/e0/f${j}`), `${i}${j}`);
+  }
+  const m = new LinkMemory();
+  await pushBatch(ctx(m), [ch('b0')]);
+  writeFileSync(join(b, 'b0/d2/e0/f4'), 'other'); // (a file the link forgot: see below)
+  m.forget('b0/d2/e0/f4');
+  // the burst (a rewrite in place, its event lost) comes a second later than the directories' last change
+  for (const s0 = Math.floor(Date.now() / 1000); Math.floor(Date.now() / 1000) === s0; ) await new Promise((r) => setTimeout(r, 20));
+  const burst = Date.now();
+  writeFileSync(join(a, 'b0/d1/e0/f2'), 'XX');
+  utimesSync(join(a, 'b0/d1/e0/f2'), 2_000_000, 2_000_000);
+  // (the rescan looks 30 s before the burst's start: dated 30 s on, it looks from the burst on)
+  const since = burst + 30_000;
+  const c = ctx(m);
+  const asked: string[] = [];
+  for (const op of ['lstat', 'readdir'] as const) {
+    const f = c.target[op].bind(c.target) as (p: string) => Promise<never>;
+    (c.target as unknown as Record<string, unknown>)[op] = (p: string) => (asked.push(`${op} ${p}`), f(p));
+  }
+  const shallow = await pushBatch(c, [{ ...ch('b0'), since, tree: true }]);
+  assert.equal(shallow.stats.files, 0, 'a rescan goes only into directories changed since the burst began');
+  // a directory the link does not know, unchanged since the burst began, is gone into all the same
+  m.forget('b0/d1');
+  asked.length = 0;
+  const r = await pushBatch(c, [{ ...ch('b0'), since, tree: true, full: true }]);
+  assert.equal(r.stats.files, 1);
+  assert.equal(readFileSync(join(b, 'b0/d1/e0/f2'), 'utf8'), 'XX');
+  assert.deepEqual([...new Set(asked)], ['lstat b0/d1/e0/f2'], 'the target asked about the changed file only');
+  // unchanged since the burst began, so not its concern (though the link forgot it and it differs)
+  assert.equal(readFileSync(join(b, 'b0/d2/e0/f4'), 'utf8'), 'other');
 });
 
 test('the target side of a batch is asked in one lstatMany where the Remote has it; a failing lstatMany falls back to one lstat per path', async () => {
