@@ -406,13 +406,20 @@ test("a settled burst's rescan (full) goes into every directory: a file rewritte
   await pushBatch(ctx(m), [ch('b0')]);
   writeFileSync(join(b, 'b0/d2/e0/f4'), 'other'); // (a file the link forgot: see below)
   m.forget('b0/d2/e0/f4');
-  // the burst (a rewrite in place, its event lost) comes a second later than the directories' last change
-  for (const s0 = Math.floor(Date.now() / 1000); Math.floor(Date.now() / 1000) === s0; ) await new Promise((r) => setTimeout(r, 20));
-  const burst = Date.now();
-  writeFileSync(join(a, 'b0/d1/e0/f2'), 'XX');
-  utimesSync(join(a, 'b0/d1/e0/f2'), 2_000_000, 2_000_000);
+  // the burst (a rewrite in place, its event lost) comes in a later second than the directories'
+  // last change, by their ctimes (the file system's clock, which may lag Date.now() a little)
+  const second = (rel: string) => Math.floor(statSync(join(a, rel)).ctimeMs / 1000);
+  const dirs = ['b0', ...[0, 1, 2].flatMap((i) => [`b0/d${i}`, `b0/d${i}/e0`])];
+  const last = Math.max(...dirs.map(second));
+  let burst: number;
+  do {
+    await new Promise((r) => setTimeout(r, 50));
+    writeFileSync(join(a, 'b0/d1/e0/f2'), 'XX');
+    utimesSync(join(a, 'b0/d1/e0/f2'), 2_000_000, 2_000_000);
+    burst = second('b0/d1/e0/f2');
+  } while (burst <= last);
   // (the rescan looks 30 s before the burst's start: dated 30 s on, it looks from the burst on)
-  const since = burst + 30_000;
+  const since = burst * 1000 + 30_000;
   const c = ctx(m);
   const asked: string[] = [];
   for (const op of ['lstat', 'readdir'] as const) {
