@@ -23,7 +23,8 @@ export interface DirEntry {
   problem?: string;
   /** a local entry's ctime, whole seconds: when it (for a directory: its entries) or its times
    *  last changed. Unlike the mtime, nothing can set it back (cp -a, tar and rsync -a restore a
-   *  directory's mtime after filling it), so it tells whether anything changed since a time */
+   *  directory's mtime after filling it), so it tells whether anything changed since a time.
+   *  Local listings give it for directories, and for every entry when asked (ReaddirOptions) */
   changed?: number;
 }
 

@@ -552,7 +552,7 @@ async function checkLocally(ap: Applier, dir: string, since: number, full = fals
   while (dirs.length && !ap.broken) {
     const d = dirs.pop()!;
     if (ap.compared.has(d)) continue; // (compared by another tree of this batch)
-    const mine = await source.readdir(d);
+    const mine = await source.readdir(d, full ? { ctimes: true } : undefined);
     const before = unknown.length;
     for (const { name, entry, problem, changed } of mine) {
       const path = joinRel(d, name);

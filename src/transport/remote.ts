@@ -23,6 +23,11 @@ export interface PutSource {
   expect: Entry;
 }
 
+export interface ReaddirOptions {
+  /** DirEntry.changed for every entry, not only for directories (where a listing can say it) */
+  ctimes?: boolean;
+}
+
 export interface Remote {
   /** a short name for messages: the host name */
   readonly name: string;
@@ -34,7 +39,7 @@ export interface Remote {
    *  once instead of one request per path (a burst puts hundreds of files in each directory) */
   lstatMany?(paths: string[]): Promise<(Entry | null)[]>;
   /** list one directory (no "." / ".."); entries are lstat'ed; [] when missing */
-  readdir(path: string): Promise<DirEntry[]>;
+  readdir(path: string, opts?: ReaddirOptions): Promise<DirEntry[]>;
   /** create the directory and its missing parents; refuses to go through a symlink */
   mkdirp(path: string, mode?: number): Promise<void>;
   /** write a file atomically: temp name under <root>/.chain/tmp (or beside the target),

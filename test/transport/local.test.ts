@@ -69,6 +69,20 @@ describe('lstat / localEntry', () => {
   });
 });
 
+describe('readdir', () => {
+  test("ctimes: a directory's always (cp -a sets its mtime back), a file's when asked (a full rescan)", async () => {
+    const { root, r } = fresh();
+    mkdirSync(join(root, 'd'));
+    writeFileSync(join(root, 'f'), 'x');
+    utimesSync(join(root, 'd'), 1_000_000, 1_000_000);
+    utimesSync(join(root, 'f'), 1_000_000, 1_000_000);
+    const ctime = (rel: string) => Math.floor(statSync(join(root, rel)).ctimeMs / 1000);
+    const listed = async (ctimes?: boolean) => Object.fromEntries((await r.readdir('', ctimes ? { ctimes } : undefined)).map((d) => [d.name, [d.entry.mtime, d.changed]]));
+    assert.deepEqual(await listed(), { d: [1_000_000, ctime('d')], f: [1_000_000, undefined] });
+    assert.deepEqual(await listed(true), { d: [1_000_000, ctime('d')], f: [1_000_000, ctime('f')] });
+  });
+});
+
 describe('put', () => {
   test('writes content, mode 0600 and mtime, replaces atomically, leaves no temp', async () => {
     const { root, r } = fresh();
