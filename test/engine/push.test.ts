@@ -363,13 +363,19 @@ test('a rescan of the root and the new directories of the same burst send each f
   same();
 });
 
-test('a rescan of a top directory the link knows finds a file deep inside whose event was lost, without listing the target', async () => {
+/** b0/d{0,1,2}/e0/f{0..4}, pushed: the link's memory knows it all there */
+async function knownTree(): Promise<LinkMemory> {
   for (let i = 0; i < 3; i++) {
     mkdirSync(join(a, `b0/d${i}/e0`), { recursive: true });
     for (let j = 0; j < 5; j++) writeFileSync(join(a, `b0/d${i}/e0/f${j}`), `${i}${j}`);
   }
   const m = new LinkMemory();
   await pushBatch(ctx(m), [ch('b0')]);
+  return m;
+}
+
+test('a rescan of a top directory the link knows finds a file deep inside whose event was lost, without listing the target', async () => {
+  const m = await knownTree();
   same();
   writeFileSync(join(a, 'b0/d1/e0/late'), 'its event was dropped (inotify queue overflow)');
   const c = ctx(m);
@@ -383,12 +389,7 @@ test('a rescan of a top directory the link knows finds a file deep inside whose 
 });
 
 test('a rescan of a top directory the link knows finds a lost file in a subdirectory whose mtime was set back after it (cp -a)', async () => {
-  for (let i = 0; i < 3; i++) {
-    mkdirSync(join(a, `b0/d${i}/e0`), { recursive: true });
-    for (let j = 0; j < 5; j++) writeFileSync(join(a, `b0/d${i}/e0/f${j}`), `${i}${j}`);
-  }
-  const m = new LinkMemory();
-  await pushBatch(ctx(m), [ch('b0')]);
+  const m = await knownTree();
   writeFileSync(join(a, 'b0/d1/e0/late'), 'its event was dropped (inotify queue overflow)');
   utimesSync(join(a, 'b0/d1/e0'), 1_000_000, 1_000_000);
   utimesSync(join(a, 'b0/d1'), 1_000_000, 1_000_000);
@@ -398,12 +399,7 @@ test('a rescan of a top directory the link knows finds a lost file in a subdirec
 });
 
 test("a settled burst's rescan (full) goes into every directory: a file rewritten in place leaves its directory's ctime as it was", async () => {
-  for (let i = 0; i < 3; i++) {
-    mkdirSync(join(a, `b0/d${i}/e0`), { recursive: true });
-    for (let j = 0; j < 5; j++) writeFileSync(join(a, `b0/d${i}/e0/f${j}`), `${i}${j}`);
-  }
-  const m = new LinkMemory();
-  await pushBatch(ctx(m), [ch('b0')]);
+  const m = await knownTree();
   writeFileSync(join(b, 'b0/d2/e0/f4'), 'other'); // (a file the link forgot: see below)
   m.forget('b0/d2/e0/f4');
   // the burst (a rewrite in place, its event lost) comes in a later second than the directories'
