@@ -151,9 +151,10 @@ async function linkSection(ring: Ring, dir: string, o: RepairBenchOptions, res: 
     };
     const tools: { name: string; run: () => Promise<unknown>; command: string }[] = [
       { name: 'rsync -a --delete', run: () => execFileP('rsync', rsyncArgs, { maxBuffer: 16 << 20 }), command: `rsync ${rsyncArgs.map(q).join(' ')}` },
-      { name: 'chain repair (on host1)', run: () => execFileP(process.execPath, [BIN, ...chainCmd, '--host', 'host1']), command: `chain ${[...chainCmd, '--host', 'host1'].join(' ')}` },
-      { name: 'chain repair (outside the ring)', run: () => execFileP(process.execPath, [BIN, ...chainCmd]), command: `chain ${chainCmd.join(' ')}` },
-      { name: 'chain repair (on host1, trash on)', run: () => execFileP(process.execPath, [BIN, ...trashCmd]), command: `chain ${trashCmd.join(' ')}` },
+      // bin/chain run as the command it is (its shell line drops NODE_EXTRA_CA_CERTS, as it does for users)
+      { name: 'chain repair (on host1)', run: () => execFileP(BIN, [...chainCmd, '--host', 'host1']), command: `chain ${[...chainCmd, '--host', 'host1'].join(' ')}` },
+      { name: 'chain repair (outside the ring)', run: () => execFileP(BIN, chainCmd), command: `chain ${chainCmd.join(' ')}` },
+      { name: 'chain repair (on host1, trash on)', run: () => execFileP(BIN, trashCmd), command: `chain ${trashCmd.join(' ')}` },
     ];
     const rows: RepairBenchRow[] = tools.map((tool) => ({
       workload: `repair one link, ${o.files.toLocaleString('en-US')} files, 1% differ${far}`,
@@ -237,7 +238,7 @@ async function rssSection(ring: Ring, dir: string, o: RepairBenchOptions, res: R
   for (let i = 0; i < runs; i++) {
     await preStat(a, b);
     t = now();
-    const r = await execFileP('/usr/bin/time', ['-v', process.execPath, BIN, ...args], { maxBuffer: 16 << 20 });
+    const r = await execFileP('/usr/bin/time', ['-v', BIN, ...args], { maxBuffer: 16 << 20 });
     wall.push(now() - t);
     const kb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1]);
     hwm.push(kb * 1024);
