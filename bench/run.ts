@@ -191,9 +191,10 @@ async function startChainRing(label: string, intervalMs: number, rootName: strin
 const TSC_MAIN = BIN.replace(/bin\/chain$/, 'dist/src/cli/main.js');
 
 function startChainDaemon(name: string, cfg: string, host: string, cpuProf?: string): Proc {
-  const node = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`, `--cpu-prof-name=${host}.cpuprofile`, TSC_MAIN] : [BIN];
+  // bin/chain as the command users run (its shell line execs node in the same process); profiled: node on tsc's output
+  const [cmd, pre] = cpuProf ? [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`, `--cpu-prof-name=${host}.cpuprofile`, TSC_MAIN]] : [BIN, []];
   const debug = opts.daemonDebug ? ['--verbose'] : [];
-  return new Proc(name, process.execPath, [...node, '--config', cfg, '--host', host, ...debug, 'watch'], { logFile: join(benchDir, `${name}.log`) });
+  return new Proc(name, cmd, [...pre, '--config', cfg, '--host', host, ...debug, 'watch'], { logFile: join(benchDir, `${name}.log`) });
 }
 
 interface LsyncdChain {
