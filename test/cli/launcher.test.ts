@@ -38,7 +38,7 @@ for (const c of cases) {
   });
 }
 
-test('node bin/chain: the same file runs as a module (node skips the shell lines)', () => {
+test('node bin/chain: the same file runs as a module (node skips the hashbang; the shell line is an expression)', () => {
   const r = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), VERSION);
