@@ -27,16 +27,22 @@ export class Limit {
     return this.releaser();
   }
 
-  /** Wait for a slot; call the returned function exactly once to give it back. */
-  acquire(): Promise<() => void> {
+  /** Wait for a slot; call the returned function exactly once to give it back. `first`: ahead of
+   *  everyone waiting (a small control write that must not wait behind a queue of bulk work). */
+  acquire(first = false): Promise<() => void> {
     const now = this.tryAcquire();
     if (now) return Promise.resolve(now);
-    return new Promise((resolve) => this.waiters.push(() => resolve(this.releaser())));
+    return new Promise((resolve) => {
+      const w = () => resolve(this.releaser());
+      if (!first) this.waiters.push(w);
+      else if (this.head > 0) this.waiters[--this.head] = w;
+      else this.waiters.unshift(w);
+    });
   }
 
-  /** Run fn with a slot held. */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    const release = await this.acquire();
+  /** Run fn with a slot held (`first`: see acquire). */
+  async run<T>(fn: () => Promise<T>, first = false): Promise<T> {
+    const release = await this.acquire(first);
     try {
       return await fn();
     } finally {

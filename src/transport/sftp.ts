@@ -390,7 +390,9 @@ export class SftpRemote implements Remote {
     await this.dirs.ensure(parentOf(rel));
     const content: Content = bufferContent(typeof data === 'string' ? Buffer.from(data) : data);
     const opts = { mode: 0o644, mtime: Math.floor(Date.now() / 1000) };
-    await this.ch.files.run(() => this.atomically(rel, (tmp) => sendContent(this.ch, tmp, content, opts, rel)));
+    // (ahead of queued file copies: inbox manifests, lock refreshes and the status are what the
+    // other side waits for while a large batch or repair is under way)
+    await this.ch.files.run(() => this.atomically(rel, (tmp) => sendContent(this.ch, tmp, content, opts, rel)), true);
   }
 
   async symlink(path: string, target: string): Promise<void> {

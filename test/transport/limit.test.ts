@@ -25,6 +25,40 @@ test('never runs more than max at once, and runs everything in order of arrival'
   assert.equal(limit.waiting, 0);
 });
 
+test('first: a waiter asked for first goes ahead of those already waiting, the rest keep their order', async () => {
+  // served: how many queued waiters had their turn before the urgent one came (the queue's head
+  // index moves past them, so the urgent one goes into a freed place or at the very front)
+  for (const served of [0, 2]) {
+    const limit = new Limit(1);
+    const order: string[] = [];
+    const gates: (() => void)[] = [];
+    const task = (name: string) => async () => {
+      order.push(name);
+      await new Promise<void>((r) => gates.push(r));
+    };
+    const hold = await limit.acquire();
+    const runs = Array.from({ length: 5 }, (_, i) => limit.run(task(`q${i}`)));
+    hold();
+    for (let i = 0; i < served; i++) {
+      await tick();
+      gates.shift()!(); // q0 (then q1) done: the slot goes to the next in line
+    }
+    await tick();
+    const urgent = limit.run(task('urgent'), true);
+    while (order.length < 6) {
+      await tick();
+      gates.shift()?.();
+    }
+    await tick();
+    gates.shift()?.();
+    await Promise.all([...runs, urgent]);
+    // the one running when it came finishes first; the urgent one is next
+    assert.deepEqual(order.slice(0, served + 2), [...Array.from({ length: served + 1 }, (_, i) => `q${i}`), 'urgent'], order.join(' '));
+    assert.deepEqual(order.filter((x) => x !== 'urgent'), ['q0', 'q1', 'q2', 'q3', 'q4']);
+    assert.equal(limit.running, 0);
+  }
+});
+
 test('a failing task gives its slot back', async () => {
   const limit = new Limit(1);
   await assert.rejects(limit.run(async () => Promise.reject(new Error('boom'))));

@@ -35,7 +35,7 @@ let remote: SftpRemote;
 let local: string; // the pusher's side: files put() reads
 let outside: string; // a directory outside every root; must never be written
 
-async function open(): Promise<SftpRemote> {
+async function open(opts: { maxFiles?: number } = {}): Promise<SftpRemote> {
   const session = await connect({
     name: h.name,
     address: h.address,
@@ -45,7 +45,7 @@ async function open(): Promise<SftpRemote> {
     knownHosts: ring.knownHosts,
     connectTimeoutMs: 5000,
   });
-  return openSftpRemote(session, h.name, h.root);
+  return openSftpRemote(session, h.name, h.root, opts);
 }
 
 /** what the planner would have seen of a local file */
@@ -443,6 +443,27 @@ describe('SftpRemote', { timeout: 300_000 }, () => {
     assert.ok((await remote.readSmall('.chain/inbox/big'))?.equals(big));
     assert.equal(await remote.readSmall('.chain/inbox/none'), null);
     assert.deepEqual(tempsLeft(), []);
+  });
+
+  test('writeSmall goes ahead of file copies waiting for a slot (a manifest is not held up by the batch it announces)', async () => {
+    const r = await open({ maxFiles: 2 });
+    try {
+      const files = Array.from({ length: 40 }, (_, i) => ({ rel: `queued/f${i}`, ...localFile(`queued/f${i}`, randomBytes(2000)) }));
+      // the directories are known first, so every put goes straight to the queue for a file slot
+      await r.put(files[0]!.rel, files[0]!.src, files[0]!.opts);
+      await r.writeSmall('.chain/inbox/first.json', '{}');
+      const done: string[] = [];
+      const puts = files.map((f) => r.put(f.rel, f.src, f.opts).then(() => void done.push(f.rel)));
+      for (let i = 0; i < 3; i++) await new Promise((res) => setImmediate(res));
+      const small = r.writeSmall('.chain/inbox/urgent.json', '{}').then(() => void done.push('manifest'));
+      await Promise.all([...puts, small]);
+      // two copies run when it comes, 38 wait: first in line, it lands among the first few
+      assert.ok(done.indexOf('manifest') < 10, `the manifest landed after ${done.indexOf('manifest')} of 40 copies`);
+      assert.equal(readFileSync(join(h.root, '.chain/inbox/urgent.json'), 'utf8'), '{}');
+      assert.deepEqual(tempsLeft(), []);
+    } finally {
+      await r.close();
+    }
   });
 
   test('hundreds of mixed concurrent calls', async () => {
