@@ -81,6 +81,12 @@ export interface TreeWatch extends Watch {
 }
 
 type Sub = Awaited<ReturnType<typeof parcel.subscribe>>;
+/** a catch-up subscription (see watchTree) */
+interface Nested {
+  sub: Promise<Sub | null>;
+  seq: number;
+  live?: boolean;
+}
 const PARCEL_OPTS = { ignore: [STATE_DIR] }; // resolved against the watched dir by parcel's wrapper
 const DEFAULT_BURST = 1000;
 /** creates looked at per round of catch-up (a burst queues tens of thousands) */
@@ -108,7 +114,10 @@ export async function watchTree(root: string, h: WatchHandlers): Promise<TreeWat
   // Catch-up: a created directory that already has subdirectories gets a subscription of its own,
   // which crawls it and watches every subdirectory. Its `seq` is the last batch received when it
   // started: it covers every directory under it whose create arrived in a batch numbered <= seq.
-  const nested = new Map<string, { sub: Promise<Sub | null>; seq: number }>();
+  // Once `live` (its crawl is done and every directory under it watched), parcel gives it every
+  // event under it, and an enclosing subscription gets the same events again for each directory it
+  // watches too (inotify hands one watch's events to each subscription that asked for it).
+  const nested = new Map<string, Nested>();
   // parcel shares one watcher and one cached tree per directory: a path is subscribed again only
   // after its previous subscription is fully gone, or the new one would inherit the dead tree
   const closing = new Set<Promise<unknown>>();
@@ -119,7 +128,18 @@ export async function watchTree(root: string, h: WatchHandlers): Promise<TreeWat
   const fail = (err: unknown, where: string) =>
     watchLimitError(err, where) ?? new ChainError(`watching ${where} failed: ${(err as Error).message}`, { cause: err });
 
-  const onBatch = (err: Error | null, events: parcel.Event[]) => {
+  /** a create or update under a live subscription nested inside `from`'s: that one reports it too.
+   *  (Deletes are kept: a few, and the consumer's walk of a directory may not remove what is gone.) */
+  const reportedBelow = (from: string, rel: string, type: parcel.EventType): boolean => {
+    if (nested.size === 0 || type === 'delete') return false;
+    for (let i = rel.lastIndexOf('/'); i > from.length; i = rel.lastIndexOf('/', i - 1)) {
+      if (nested.get(rel.slice(0, i))?.live) return true;
+    }
+    return false;
+  };
+
+  /** one subscription's batch; `from`: the directory it watches ('' for the root) */
+  const onBatch = (from: string, err: Error | null, events: parcel.Event[]) => {
     if (closed) return;
     if (err) return h.onError(fail(err, top));
     const n = ++seq;
@@ -129,7 +149,7 @@ export async function watchTree(root: string, h: WatchHandlers): Promise<TreeWat
     for (const e of events) {
       const rel = relativeTo(top, e.path);
       if (rel === '' && e.type === 'delete') rootGone = true;
-      if (!keep(rel)) continue;
+      if (!keep(rel) || reportedBelow(from, rel, e.type)) continue;
       out.push({ kind: e.type, path: rel, at });
       if (e.type === 'create') queue.push({ rel, seq: n });
       else if (e.type === 'delete') dropNested(rel);
@@ -188,13 +208,15 @@ export async function watchTree(root: string, h: WatchHandlers): Promise<TreeWat
     const since = Date.now() - CLOCK_SLACK_MS;
     const started = seq;
     // a callback of its own: parcel keys callbacks by identity per directory
-    const sub = subscribe(abs, (err, events) => onBatch(err, events), {}).catch((err: unknown) => {
+    const sub = subscribe(abs, (err, events) => onBatch(d.rel, err, events), {}).catch((err: unknown) => {
       if (nested.get(d.rel)?.sub === sub) nested.delete(d.rel);
       if (!closed && !isGone(err)) h.onError(fail(err, abs));
       return null;
     });
-    nested.set(d.rel, { sub, seq: started });
+    const entry: Nested = { sub, seq: started };
+    nested.set(d.rel, entry);
     if (!(await sub) || closed) return;
+    entry.live = true;
     h.onEvents([{ kind: 'create', path: d.rel, at: Date.now() }]); // walk it again: now all of it is watched
     // parcel crawls first and adds watches after: a directory born in between is in neither
     for (const y of await dirsBornSince(abs, since)) queue.push({ rel: `${d.rel}/${y}`, seq: started + 1, unseen: true });
@@ -216,7 +238,7 @@ export async function watchTree(root: string, h: WatchHandlers): Promise<TreeWat
 
   let rootSub: Sub;
   try {
-    rootSub = await subscribe(top, onBatch, PARCEL_OPTS);
+    rootSub = await subscribe(top, (err, events) => onBatch('', err, events), PARCEL_OPTS);
   } catch (err) {
     throw fail(err, top);
   }

@@ -115,6 +115,34 @@ describe('watchTree', () => {
     await t.saw('create', 'm/n/o/p/deeper');
   });
 
+  test('under a caught-up directory each change is reported once, not once per subscription watching it', async () => {
+    const { root, outside } = dirs();
+    const t = await watched(root);
+    open.push(t.w);
+    mkdirSync(join(outside, 'm/n'), { recursive: true });
+    renameSync(join(outside, 'm'), join(root, 'm'));
+    await until('catch-up', () => t.events.filter((e) => e.path === 'm' && e.kind === 'create').length >= 2);
+    // m itself is watched by the root's subscription and by m's own; n, q only by m's
+    writeFileSync(join(root, 'm/top'), 'x');
+    writeFileSync(join(root, 'm/n/deep'), 'x');
+    mkdirSync(join(root, 'm/q'));
+    await t.saw('create', 'm/q');
+    writeFileSync(join(root, 'm/q/f'), 'x');
+    appendFileSync(join(root, 'm/top'), 'y');
+    unlinkSync(join(root, 'm/n/deep'));
+    await t.saw('delete', 'm/n/deep');
+    // every subscription delivers in time order: once this is in, no copy of the above is still due
+    await new Promise((r) => setTimeout(r, 200));
+    writeFileSync(join(root, 'last'), 'x');
+    await t.saw('create', 'last');
+    const times = (kind: FsEvent['kind'], path: string) => t.events.filter((e) => e.kind === kind && e.path === path).length;
+    for (const [kind, path] of [['create', 'm/top'], ['create', 'm/n/deep'], ['create', 'm/q'], ['create', 'm/q/f']] as const) {
+      assert.equal(times(kind, path), 1, `${kind} ${path}`);
+    }
+    assert.ok(times('update', 'm/top') <= 1, 'update m/top');
+    assert.deepEqual(t.errors, []);
+  });
+
   test('mkdir -p and files at once: the tree is reported as created, later writes deep inside are seen', async () => {
     const { root } = dirs();
     const t = await watched(root);
