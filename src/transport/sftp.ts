@@ -100,8 +100,11 @@ export class SftpRemote implements Remote {
     this.dirs = new DirGuard(ch, name, this.root);
   }
 
+  /** rel is checked (safeRel) by the caller: joined as is, without path.join's normalizing (~1 µs a
+   *  call, several calls per file sent) */
   private abs(rel: string): string {
-    return rel === '' ? this.root : posix.join(this.root, rel);
+    if (rel === '') return this.root;
+    return this.root === '/' ? `/${rel}` : `${this.root}/${rel}`;
   }
 
   private err(kind: SftpError['kind'], rel: string, what: string): SftpError {
