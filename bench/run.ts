@@ -49,12 +49,16 @@ interface Options {
   /** a timed run during which other processes used more than this share of the machine is repeated */
   maxOther: number;
   retries: number;
+  /** untimed burst rounds first (every tool once per round): a daemon's first burst compiles its code */
+  warmup: number;
 }
 
 const USAGE = `usage: npm run bench -- [--runs N] [--only burst,latency,rss,repair,profile] [--profile] [--quick]
                        [--no-fast] [--sftp-log] [--repair-million] [--max-other-load PCT] [--retries N]
-                       [--json FILE] [--verbose]
+                       [--warmup N] [--json FILE] [--verbose]
   --runs N     timed runs per workload (default 5; 3 with --quick); medians and min–max are reported
+  --warmup N   untimed burst rounds before the timed ones, every tool once per round (default 1):
+               a chain daemon compiles its hot code during its first burst after start
   --only LIST  sections to run (default burst,latency,rss,repair)
   --profile    also run the profile section (CPU profiles of the daemons, SFTP requests per file)
   --quick      a smoke check: 1,000 burst files, 10,000 files for rss and repair
@@ -71,7 +75,7 @@ const USAGE = `usage: npm run bench -- [--runs N] [--only burst,latency,rss,repa
                completed, every daemon's log is kept (the path is printed at the end)`;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { runs: NaN, only: new Set(['burst', 'latency', 'rss', 'repair']), quick: false, fast: true, sftpLog: false, repairMillion: false, verbose: false, daemonDebug: false, maxOther: 0.25, retries: 2 };
+  const o: Options = { runs: NaN, only: new Set(['burst', 'latency', 'rss', 'repair']), quick: false, fast: true, sftpLog: false, repairMillion: false, verbose: false, daemonDebug: false, maxOther: 0.25, retries: 2, warmup: 1 };
   let profile = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -100,6 +104,9 @@ function parseArgs(argv: string[]): Options {
     } else if (key === '--retries') {
       o.retries = Number(val());
       if (!Number.isInteger(o.retries) || o.retries < 0) usage('--retries must be 0 or more');
+    } else if (key === '--warmup') {
+      o.warmup = Number(val());
+      if (!Number.isInteger(o.warmup) || o.warmup < 0) usage('--warmup must be 0 or more');
     }
     else if (key === '--verbose' || key === '-v') o.verbose = true;
     else if (key === '--daemon-debug') o.daemonDebug = true;
@@ -406,27 +413,35 @@ async function burstSection(staging: string, layout: Layout, a: ChainRing, fast:
   };
   const stall = opts.quick ? 30_000 : 60_000;
   // a system copying into dirs[0] and replicating to dirs[1], dirs[2]; settle: its batching delay
+  // i < 0: warm-up round -i (untimed: not repeated for noise, kept in `warm` only)
+  const warm: Record<string, number[]> = {};
   const ringRun = async (name: string, tag: string, dirs: string[], procs: Record<string, number>, settleMs: number, i: number, into: Arrival[]) => {
     const groups = { ...procs, ...sshd };
-    const x = await retryNoisy(name, i, async (attempt) => {
-      const run = `${tag}-${i}${attempt ? `-retry${attempt}` : ''}`;
+    const label = i < 0 ? `warm-up ${-i}` : `run ${i + 1}`;
+    const once = async (attempt: number) => {
+      const run = `${tag}-${i < 0 ? `warmup${-i}` : i}${attempt ? `-retry${attempt}` : ''}`;
       const x = await copyAndWait(staging, layout, dirs, run, groups, stall);
-      if (x.missing) failures.push(`${name} run ${i + 1}${attempt ? ` (repeat ${attempt})` : ''} never completed: ${x.missing}`);
-      say(`  ${name.padEnd(13)} run ${i + 1}: host3 ${fmtS(x.done)} s (host2 ${fmtS(x.hop1)} s, cp ${fmtS(x.cp)} s)${noiseText(x.noise, x.done)}${opts.verbose ? `  cpu-s: ${cpuLine(x.cpu)}` : ''}`);
+      if (x.missing) failures.push(`${name} ${label}${attempt ? ` (repeat ${attempt})` : ''} never completed: ${x.missing}`);
+      say(`  ${name.padEnd(13)} ${label}: host3 ${fmtS(x.done)} s (host2 ${fmtS(x.hop1)} s, cp ${fmtS(x.cp)} s)${noiseText(x.noise, x.done)}${opts.verbose ? `  cpu-s: ${cpuLine(x.cpu)}` : ''}`);
       await waitQuiet({ minMs: 500, foreignWaitMs: 0 });
       renameAside(trashMoves(dirs.map((d) => join(d, run))));
       await waitQuiet({ minMs: settleMs + 1500 });
       // a run that never completed is not repeated for noise: it is a result
       return { value: x, wallMs: Number.isFinite(x.done) ? x.done : 1, noise: Number.isFinite(x.done) ? x.noise : { foreign: 0 } };
-    });
-    into.push(x);
+    };
+    if (i < 0) {
+      (warm[name] ??= []).push((await once(0)).value.done);
+      return;
+    }
+    into.push(await retryNoisy(name, i, once));
   };
   const daemonsOf = (c: ChainRing) => Object.fromEntries(c.daemons.map((d, k) => [`chain-${r.hosts[k].name}`, d.pid]));
-  for (let i = 0; i < opts.runs; i++) {
+  for (let i = -opts.warmup; i < opts.runs; i++) {
+    if (i === 0 && opts.warmup > 0) step(`timed runs (the warm-up rounds above are not in the results)`);
     await ringRun('chain 1s', 'burst-1s', a.roots, daemonsOf(a), a.intervalMs, i, res.chain);
 
-    const rs = await retryNoisy('rsync one hop', i, async (attempt) => {
-      const dest = join(rsyncDir, `run-${i}${attempt ? `-retry${attempt}` : ''}`);
+    const rsyncOnceTimed = async (attempt: number) => {
+      const dest = join(rsyncDir, `run-${i < 0 ? `warmup${-i}` : i}${attempt ? `-retry${attempt}` : ''}`);
       await preRead(staging);
       const reaped0 = reapedChildTicks();
       const cpu0 = cpuOf(sshd);
@@ -438,13 +453,17 @@ async function burstSection(staging: string, layout: Layout, a: ChainRing, fast:
       if (!got.check()) throw new Error(`rsync left ${dest} incomplete: ${got.count} files`);
       const cpu: Record<string, number> = { 'rsync+ssh (client)': (reapedChildTicks() - reaped0) * TICK_S };
       for (const k of Object.keys(sshd)) cpu[k] = (cpu1[k] - cpu0[k]) * TICK_S;
-      say(`  ${'rsync one hop'.padEnd(13)} run ${i + 1}: ${fmtS(ms)} s${noiseText(noise, ms)}${opts.verbose ? `  cpu-s: ${cpuLine(cpu)}` : ''}`);
+      say(`  ${'rsync one hop'.padEnd(13)} ${i < 0 ? `warm-up ${-i}` : `run ${i + 1}`}: ${fmtS(ms)} s${noiseText(noise, ms)}${opts.verbose ? `  cpu-s: ${cpuLine(cpu)}` : ''}`);
       renameAside([{ path: dest, trash: join(r.hosts[1].dir, 'trash') }]);
       await waitQuiet({ minMs: 300 });
       return { value: { ms, cpu }, wallMs: ms, noise };
-    });
-    res.rsync.push(rs.ms);
-    res.rsyncCpu.push(rs.cpu);
+    };
+    if (i < 0) (warm['rsync one hop'] ??= []).push((await rsyncOnceTimed(0)).value.ms);
+    else {
+      const rs = await retryNoisy('rsync one hop', i, rsyncOnceTimed);
+      res.rsync.push(rs.ms);
+      res.rsyncCpu.push(rs.cpu);
+    }
 
     if (ls) await ringRun('lsyncd chain', 'burst-lsyncd', ls.dirs, { 'lsyncd-host1': ls.procs[0].pid, 'lsyncd-host2': ls.procs[1].pid }, LSYNCD_DELAY * 1000, i, res.lsyncd);
 
@@ -486,6 +505,10 @@ async function burstSection(staging: string, layout: Layout, a: ChainRing, fast:
       chainCmd: `${L.replace(/ until .*/, '')} until all are in ${ls.dirs[1]}/burst-lsyncd-N`,
       anchorCmd: rsyncCmd,
     });
+  if (opts.warmup > 0) {
+    const w = Object.entries(warm).map(([k, v]) => `${k} ${v.map(fmtS).join(', ')} s`);
+    notes.push(`warm-up (${opts.warmup} untimed round${opts.warmup > 1 ? 's' : ''} before the timed runs, not in the results; each chain ring's first burst after start compiles the daemons' hot code): ${w.join('; ')}`);
+  }
   const cpTimes = [...res.chain, ...res.fast, ...res.lsyncd].map((x) => x.cp);
   notes.push(`cp -a of the burst into host1 (the local floor) took ${fmtS(median(cpTimes))} s median (${fmtS(min(cpTimes))}–${fmtS(max(cpTimes))}).`);
   const cpuNote = (label: string, list: Record<string, number>[], wall: number[]) => {
@@ -762,7 +785,7 @@ function report(): string {
   const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const md = markdown(head, body);
   return [
-    `chain bench, ${when}, ${opts.runs} runs per workload${opts.quick ? ' (--quick)' : ''}, node ${process.version}`,
+    `chain bench, ${when}, ${opts.runs} runs per workload${opts.warmup ? ` after ${opts.warmup} untimed burst round${opts.warmup > 1 ? 's' : ''}` : ''}${opts.quick ? ' (--quick)' : ''}, node ${process.version}`,
     '',
     table(head, body),
     '',
