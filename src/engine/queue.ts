@@ -191,6 +191,11 @@ export class ChangeQueue {
     for (const r of w) r();
   }
 
+  /** changes that may go now (a batch taken now would not be empty) */
+  get readyCount(): number {
+    return this.ready.size;
+  }
+
   get pending(): number {
     return this.ready.size + this.window.size + this.deferred.size;
   }

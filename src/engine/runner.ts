@@ -59,6 +59,8 @@ export class LinkRunner {
   private quit = false;
   /** trees not sent on because the predecessor was still writing into them: compared after its hold */
   private readonly afterHold = new Set<string>();
+  /** the last batch's hold on the target was not released: the next batch went on at once (pushOne) */
+  private holdOpen = false;
   // while trees wait there: looks once a second whether their hold is over. The release manifest
   // (the daemon calls releaseHeld) is the usual end, but a hold can also lapse unannounced (a
   // sender that stalled or died), and nothing else would then let those trees go.
@@ -185,7 +187,14 @@ export class LinkRunner {
     const beforeWrite = hold ? () => void (holding = sendManifest(target, this.o.self, [], { hold }).catch(unwritten)) : undefined;
     const res = await pushBatch({ ...this.context(target), ...this.policy, beforeWrite }, batch);
     await holding;
-    if (res.changed.length || holding) await sendManifest(target, this.o.self, res.changed, { release: !!holding }).catch(unwritten);
+    // A hold goes on into the next batch when that one starts at once (more is ready): released in
+    // between, the target's kept-back trees would be compared and sent on, as its own, while our
+    // next batch was still writing into them (traced: 4,074 of a 10,000-file burst went on that way
+    // from host2, and host3 then looked them up on host1). The next batch's hold replaces this one;
+    // the last batch of the run releases it.
+    const held = !!holding || this.holdOpen;
+    this.holdOpen = held && !res.linkError && this.queue.readyCount > 0;
+    if (res.changed.length || held) await sendManifest(target, this.o.self, res.changed, { release: held && !this.holdOpen }).catch(unwritten);
     if (worked(res.stats)) this.o.log.info(summary(this.o.target, res.stats, Date.now() - t0), { host: this.o.target, link: `${this.o.self}->${this.o.target}`, ...res.stats });
     this.account(res);
     return res;

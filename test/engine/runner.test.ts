@@ -14,6 +14,7 @@ import { compileExclude } from '../../src/core/exclude.js';
 import { silentLogger } from '../../src/core/log.js';
 import { until } from '../support/tree.js';
 import { Holds } from '../../src/engine/holds.js';
+import { drainInbox, type HoldNotice } from '../../src/engine/inbox.js';
 
 /** a target whose put fails for some paths the way a full disk or a bad mode does: that path only */
 class Refusing extends LocalRemote {
@@ -161,6 +162,36 @@ test('a new tree kept back by a hold goes once the hold lapses unannounced (no r
   } finally {
     halt.abort();
     await running.catch(() => {});
+    await r.close();
+  }
+});
+
+test('batches that follow each other at once keep one hold on the target: released after the last, not between', async () => {
+  mkdirSync(join(a, 'up'));
+  for (let i = 0; i < 50; i++) writeFileSync(join(a, 'up', `f${i}`), `${i}\n`);
+  const r = new LinkRunner({
+    self: 'a',
+    target: 'b',
+    role: 'successor',
+    source: new LocalRemote(a, 'a'),
+    connect: async () => new LocalRemote(b, 'b'),
+    intervalMs: 0,
+    exclude: compileExclude([]),
+    deleteEnabled: true,
+    log: silentLogger,
+    batchSize: 20,
+  });
+  try {
+    const now = Date.now();
+    r.queue.addReady(Array.from({ length: 50 }, (_, i) => ({ path: `up/f${i}`, kind: 'change' as const, since: now, at: now })));
+    assert.equal(await r.drain(), 'done');
+    assert.ok(existsSync(join(b, 'up', 'f49')));
+    const notices: HoldNotice[] = [];
+    await drainInbox(b, undefined, (_from, n) => notices.push(n));
+    assert.deepEqual(notices[0], { hold: ['up'] }, 'the first batch holds up/');
+    assert.equal(notices.filter((n) => n.release).length, 1, 'one release for the three batches');
+    assert.deepEqual(notices.at(-1), { release: true }, 'the last manifest releases it');
+  } finally {
     await r.close();
   }
 });
