@@ -52,6 +52,21 @@ const runner = (target: LocalRemote, journalFile: string) =>
     retryFailedMs: 50,
   });
 
+/** a runner from a to b over the local Remote, with these options on top */
+const localRunner = (extra: Partial<ConstructorParameters<typeof LinkRunner>[0]>) =>
+  new LinkRunner({
+    self: 'a',
+    target: 'b',
+    role: 'successor',
+    source: new LocalRemote(a, 'a'),
+    connect: async () => new LocalRemote(b, 'b'),
+    intervalMs: 0,
+    exclude: compileExclude([]),
+    deleteEnabled: true,
+    log: silentLogger,
+    ...extra,
+  });
+
 const pendingIn = (file: string) => {
   const j = new Journal(file);
   try {
@@ -136,18 +151,7 @@ test('a new tree kept back by a hold goes once the hold lapses unannounced (no r
   let clock = 1_000_000;
   const holds = new Holds(5_000, () => clock);
   holds.update('c', { hold: ['up'] }); // the predecessor is writing under up/
-  const r = new LinkRunner({
-    self: 'a',
-    target: 'b',
-    role: 'successor',
-    source: new LocalRemote(a, 'a'),
-    connect: async () => new LocalRemote(b, 'b'),
-    intervalMs: 0,
-    exclude: compileExclude([]),
-    deleteEnabled: true,
-    log: silentLogger,
-    holds,
-  });
+  const r = localRunner({ holds });
   const halt = new AbortController();
   const running = r.run(halt.signal, 0);
   try {
@@ -169,18 +173,7 @@ test('a new tree kept back by a hold goes once the hold lapses unannounced (no r
 test('batches that follow each other at once keep one hold on the target: released after the last, not between', async () => {
   mkdirSync(join(a, 'up'));
   for (let i = 0; i < 50; i++) writeFileSync(join(a, 'up', `f${i}`), `${i}\n`);
-  const r = new LinkRunner({
-    self: 'a',
-    target: 'b',
-    role: 'successor',
-    source: new LocalRemote(a, 'a'),
-    connect: async () => new LocalRemote(b, 'b'),
-    intervalMs: 0,
-    exclude: compileExclude([]),
-    deleteEnabled: true,
-    log: silentLogger,
-    batchSize: 20,
-  });
+  const r = localRunner({ batchSize: 20 });
   try {
     const now = Date.now();
     r.queue.addReady(Array.from({ length: 50 }, (_, i) => ({ path: `up/f${i}`, kind: 'change' as const, since: now, at: now })));
