@@ -440,7 +440,7 @@ async function burstSection(staging: string, layout: Layout, a: ChainRing, fast:
     if (i === 0 && opts.warmup > 0) step(`timed runs (the warm-up rounds above are not in the results)`);
     await ringRun('chain 1s', 'burst-1s', a.roots, daemonsOf(a), a.intervalMs, i, res.chain);
 
-    const rsyncOnceTimed = async (attempt: number) => {
+    const rsyncRun = async (attempt: number) => {
       const dest = join(rsyncDir, `run-${i < 0 ? `warmup${-i}` : i}${attempt ? `-retry${attempt}` : ''}`);
       await preRead(staging);
       const reaped0 = reapedChildTicks();
@@ -458,9 +458,9 @@ async function burstSection(staging: string, layout: Layout, a: ChainRing, fast:
       await waitQuiet({ minMs: 300 });
       return { value: { ms, cpu }, wallMs: ms, noise };
     };
-    if (i < 0) (warm['rsync one hop'] ??= []).push((await rsyncOnceTimed(0)).value.ms);
+    if (i < 0) (warm['rsync one hop'] ??= []).push((await rsyncRun(0)).value.ms);
     else {
-      const rs = await retryNoisy('rsync one hop', i, rsyncOnceTimed);
+      const rs = await retryNoisy('rsync one hop', i, rsyncRun);
       res.rsync.push(rs.ms);
       res.rsyncCpu.push(rs.cpu);
     }
