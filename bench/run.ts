@@ -415,11 +415,14 @@ async function burstSection(staging: string, layout: Layout, a: ChainRing, fast:
   // a system copying into dirs[0] and replicating to dirs[1], dirs[2]; settle: its batching delay
   // i < 0: warm-up round -i (untimed: not repeated for noise, kept in `warm` only)
   const warm: Record<string, number[]> = {};
+  const roundLabel = (i: number) => (i < 0 ? `warm-up ${-i}` : `run ${i + 1}`);
+  /** the name a round's copy gets (per attempt) */
+  const roundDir = (prefix: string, i: number, attempt: number) => `${prefix}-${i < 0 ? `warmup${-i}` : i}${attempt ? `-retry${attempt}` : ''}`;
   const ringRun = async (name: string, tag: string, dirs: string[], procs: Record<string, number>, settleMs: number, i: number, into: Arrival[]) => {
     const groups = { ...procs, ...sshd };
-    const label = i < 0 ? `warm-up ${-i}` : `run ${i + 1}`;
+    const label = roundLabel(i);
     const once = async (attempt: number) => {
-      const run = `${tag}-${i < 0 ? `warmup${-i}` : i}${attempt ? `-retry${attempt}` : ''}`;
+      const run = roundDir(tag, i, attempt);
       const x = await copyAndWait(staging, layout, dirs, run, groups, stall);
       if (x.missing) failures.push(`${name} ${label}${attempt ? ` (repeat ${attempt})` : ''} never completed: ${x.missing}`);
       say(`  ${name.padEnd(13)} ${label}: host3 ${fmtS(x.done)} s (host2 ${fmtS(x.hop1)} s, cp ${fmtS(x.cp)} s)${noiseText(x.noise, x.done)}${opts.verbose ? `  cpu-s: ${cpuLine(x.cpu)}` : ''}`);
@@ -441,7 +444,7 @@ async function burstSection(staging: string, layout: Layout, a: ChainRing, fast:
     await ringRun('chain 1s', 'burst-1s', a.roots, daemonsOf(a), a.intervalMs, i, res.chain);
 
     const rsyncRun = async (attempt: number) => {
-      const dest = join(rsyncDir, `run-${i < 0 ? `warmup${-i}` : i}${attempt ? `-retry${attempt}` : ''}`);
+      const dest = join(rsyncDir, roundDir('run', i, attempt));
       await preRead(staging);
       const reaped0 = reapedChildTicks();
       const cpu0 = cpuOf(sshd);
@@ -453,7 +456,7 @@ async function burstSection(staging: string, layout: Layout, a: ChainRing, fast:
       if (!got.check()) throw new Error(`rsync left ${dest} incomplete: ${got.count} files`);
       const cpu: Record<string, number> = { 'rsync+ssh (client)': (reapedChildTicks() - reaped0) * TICK_S };
       for (const k of Object.keys(sshd)) cpu[k] = (cpu1[k] - cpu0[k]) * TICK_S;
-      say(`  ${'rsync one hop'.padEnd(13)} ${i < 0 ? `warm-up ${-i}` : `run ${i + 1}`}: ${fmtS(ms)} s${noiseText(noise, ms)}${opts.verbose ? `  cpu-s: ${cpuLine(cpu)}` : ''}`);
+      say(`  ${'rsync one hop'.padEnd(13)} ${roundLabel(i)}: ${fmtS(ms)} s${noiseText(noise, ms)}${opts.verbose ? `  cpu-s: ${cpuLine(cpu)}` : ''}`);
       renameAside([{ path: dest, trash: join(r.hosts[1].dir, 'trash') }]);
       await waitQuiet({ minMs: 300 });
       return { value: { ms, cpu }, wallMs: ms, noise };
