@@ -3,10 +3,13 @@
 //   pending \ event |  create / update        |  delete
 //   ----------------+-------------------------+-----------------------------------------
 //   (none)          |  change (born=create?)  |  delete
-//   change          |  change                 |  nothing if born in this window, else delete
+//   change          |  change                 |  nothing if born in this window (and not
+//                   |                         |  known elsewhere), else delete
 //   delete          |  change (replaced)      |  delete (later time)
 //
-// A path that was created and deleted inside one window never existed for the ring.
+// A path that was created and deleted inside one window never existed for the ring, unless the
+// create was the predecessor writing it here: then the ring has it, and the delete must go on.
+// `elsewhere` says so (the link's memory holds it for the target).
 // What is pushed is the current state of the path, so a change only needs its path and times.
 import type { FsEvent, PendingChange } from './types.js';
 
@@ -16,7 +19,7 @@ export interface Pending extends PendingChange {
 }
 
 /** Folds events into the pending map (mutates and returns it). */
-export function coalesce(pending: Map<string, Pending>, events: Iterable<FsEvent>): Map<string, Pending> {
+export function coalesce(pending: Map<string, Pending>, events: Iterable<FsEvent>, elsewhere?: (path: string) => boolean): Map<string, Pending> {
   for (const ev of events) {
     const prev = pending.get(ev.path);
     if (!prev) {
@@ -30,7 +33,7 @@ export function coalesce(pending: Map<string, Pending>, events: Iterable<FsEvent
       continue;
     }
     if (ev.kind === 'delete') {
-      if (prev.kind === 'change' && prev.born) pending.delete(ev.path);
+      if (prev.kind === 'change' && prev.born && !elsewhere?.(ev.path)) pending.delete(ev.path);
       else Object.assign(prev, { kind: 'delete', at: ev.at });
     } else {
       Object.assign(prev, { kind: 'change', at: ev.at });

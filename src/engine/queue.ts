@@ -30,6 +30,8 @@ export class ChangeQueue {
     private readonly intervalMs: number,
     private readonly journal?: Journal,
     private readonly holds?: HoldCheck,
+    /** the target is known to hold something at this path (a create and delete in one window are then a delete) */
+    private readonly elsewhere?: (path: string) => boolean,
   ) {
     // what was waiting when the process stopped goes first
     if (journal) for (const c of journal.pending()) this.merge(c);
@@ -39,7 +41,7 @@ export class ChangeQueue {
   addEvents(events: FsEvent[]): void {
     if (events.length === 0) return;
     this.journal?.add(events.map((e) => ({ path: e.path, kind: e.kind === 'delete' ? 'delete' : 'change', since: e.at, at: e.at })));
-    coalesce(this.window, events);
+    coalesce(this.window, events, this.elsewhere);
     // created and deleted inside the window: nothing to send, nothing to keep on disk
     if (this.journal) this.settle(events.map((e) => e.path));
     if (this.window.size === 0) return;

@@ -68,7 +68,12 @@ export class LinkRunner {
 
   constructor(readonly o: RunnerOptions) {
     this.journal = o.journalFile ? new Journal(o.journalFile) : undefined;
-    this.queue = new ChangeQueue(o.intervalMs, this.journal, o.holds);
+    // a file that arrived and was deleted here before our window closed: its create (the
+    // predecessor writing it) and delete must not cancel out, or the ring keeps it everywhere else
+    this.queue = new ChangeQueue(o.intervalMs, this.journal, o.holds, (path) => {
+      const held = this.memory.get(path);
+      return held !== undefined && held !== null;
+    });
     this.memory = new LinkMemory({ file: o.memoryFile, warn: (m) => o.log.warn(m) });
     this.link = new Link(o.target, o.connect, o.log);
     this.status = newLink(o.target, o.role);

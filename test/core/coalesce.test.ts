@@ -24,6 +24,13 @@ for (const c of cases) {
   });
 }
 
+test('coalesce: create then delete of a path known elsewhere (it arrived here) is a delete', () => {
+  const known = (p: string) => p === 'a';
+  const m = coalesce(new Map(), [ev('create', 1), ev('delete', 2), ev('create', 3, 'b'), ev('delete', 4, 'b')], known);
+  assert.deepEqual(m.get('a') && { kind: m.get('a')!.kind, at: m.get('a')!.at }, { kind: 'delete', at: 2 });
+  assert.equal(m.get('b'), undefined, 'a path only ever made here still cancels out');
+});
+
 test('coalesce keeps paths apart', () => {
   const m = coalesce(new Map(), [ev('create', 1, 'x'), ev('delete', 2, 'y'), ev('update', 3, 'x')]);
   assert.deepEqual([...m.keys()].sort(), ['x', 'y']);

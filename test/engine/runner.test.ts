@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { getEventListeners } from 'node:events';
-import { LocalRemote } from '../../src/transport/local.js';
+import { LocalRemote, localEntry } from '../../src/transport/local.js';
 import type { PutOptions, PutSource } from '../../src/transport/remote.js';
 import { LinkRunner } from '../../src/engine/runner.js';
 import { Journal } from '../../src/engine/journal.js';
@@ -184,6 +184,33 @@ test('batches that follow each other at once keep one hold on the target: releas
     assert.deepEqual(notices[0], { hold: ['up'] }, 'the first batch holds up/');
     assert.equal(notices.filter((n) => n.release).length, 1, 'one release for the three batches');
     assert.deepEqual(notices.at(-1), { release: true }, 'the last manifest releases it');
+  } finally {
+    await r.close();
+  }
+});
+
+test('a file that arrived and was deleted here within one window: the delete goes on (create and delete do not cancel out)', async () => {
+  // b is the predecessor that wrote up/f here (a) and the target of this link (a 2-host ring)
+  mkdirSync(join(a, 'up'));
+  mkdirSync(join(b, 'up'));
+  writeFileSync(join(a, 'up', 'f'), 'from b\n');
+  writeFileSync(join(b, 'up', 'f'), 'from b\n');
+  const entry = await localEntry(join(a, 'up', 'f'));
+  const r = localRunner({ intervalMs: 60_000 });
+  try {
+    const now = Date.now();
+    r.queue.addReady([{ path: 'up/f', kind: 'change', since: now, at: now, arrived: { entry, hops: 0, origin: 'b' } }]);
+    assert.equal(await r.drain(), 'done');
+    assert.ok(existsSync(join(b, 'up', 'f')), 'the arrival is not sent back');
+    // our watcher: the predecessor's write, then a local delete, in the same window
+    rmSync(join(a, 'up', 'f'));
+    r.queue.addEvents([
+      { kind: 'create', path: 'up/f', at: now },
+      { kind: 'delete', path: 'up/f', at: Date.now() },
+    ]);
+    assert.equal(r.queue.pending, 1, 'the delete waits in the window');
+    assert.equal(await r.drain(), 'done');
+    assert.ok(!existsSync(join(b, 'up', 'f')), 'deleted on the target too');
   } finally {
     await r.close();
   }
