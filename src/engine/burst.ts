@@ -7,6 +7,8 @@
 // it); an entry changed since the burst began (its ctime) is checked against what the link knows
 // the target holds, locally (engine/push.ts checkLocally), and looked up there only where that
 // differs. A local walk: ~75 ms of CPU for a 10,000-file burst that all went, 0.75 s per 100,000.
+// The root is a top for files written straight into it; beside other tops (a new directory made in
+// the root) only its own entries and its directories changed since the burst began are looked at.
 // "Settled" means quiet: no event under the burst's top directories for settleMs (a copy on a slow
 // disk goes on in batches too small to count as a burst: bench, 2026-11-22, a 10,000-file cp -a
 // that took 6.8 s left the last 90 files of its last directory behind when the rescan came while
@@ -108,10 +110,17 @@ export class BurstSettle {
 
   private settle(): void {
     this.timer = null;
-    const tops = this.tops.has('') ? [''] : [...this.tops].sort();
+    const tops = [...this.tops].sort();
     this.tops = new Set();
     const at = Date.now();
-    this.onSettled(tops.map((path) => ({ path, kind: 'change', since: this.since, at, tree: true, full: true })));
+    // The root is a top when the burst changed its entries: most often by making a new directory
+    // there (cp -a of a tree into the root), which is a top of its own. Every directory of the
+    // whole tree, gone into for that, would cost an lstat per entry of the root (0.75 CPU-s per
+    // 100,000 entries) after every such burst. So beside other tops, the root's own entries are
+    // compared, and only directories changed since the burst began (their ctime) are gone into;
+    // alone (files written straight into the root) it stays a full rescan.
+    const rootOnly = tops.length > 1;
+    this.onSettled(tops.map((path) => (path === '' && rootOnly ? { path, kind: 'change', since: this.since, at, tree: true } : { path, kind: 'change', since: this.since, at, tree: true, full: true })));
   }
 
   cancel(): void {

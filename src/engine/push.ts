@@ -512,8 +512,11 @@ export async function pushBatch(ctx: PushContext, batch: PendingChange[]): Promi
     conc,
     (p) => ap.guard(p.change.path, p.change, () => ap.content(p.action, p.remote)),
   );
-  // 5. inside new directories: compare and send the whole subtree
-  for (const p of trees) {
+  // 5. inside new directories: compare and send the whole subtree. Full rescans first: a directory
+  // compared once in a batch is not compared again, and a shallower look must not take its place
+  // (a settled burst's look at the root goes into the burst's new top directory too).
+  const fullFirst = trees.some((p) => p.change.full) ? [...trees].sort((a, b) => Number(!!b.change.full) - Number(!!a.change.full)) : trees;
+  for (const p of fullFirst) {
     if (ap.broken) break;
     if (insideTree(p.change.path) || later.has(p.change.path)) continue;
     const shallow = !isDeep(p);

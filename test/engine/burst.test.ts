@@ -31,15 +31,19 @@ test('the top directories of a burst, once, when no new burst batch came for set
   assert.deepEqual(got[1]?.map((c) => [c.path, c.since]), [['next', 5000]], 'a new burst starts afresh');
 });
 
-test('a burst at the root rescans the root; a cancelled one nothing', async () => {
+test('a burst at the root: alone, the root in full; beside other tops, the root only where it changed; a cancelled one nothing', async () => {
   const { got, s } = settled(20);
-  s.add(['', 'up/a'], 1);
+  s.add([''], 1); // files written straight into the root
   await until(() => got.length > 0, 10_000, 'the burst to settle', 10);
-  assert.deepEqual(got.map((g) => g.map((c) => c.path)), [['']]);
-  s.add(['up/b'], 2);
+  // a new directory in the root (its parent) and what was written into it: not every directory
+  // of the whole tree, only the new one's (engine/push.ts compares the root's entries)
+  s.add(['', 'up', 'up/a'], 2);
+  await until(() => got.length > 1, 10_000, 'the second burst to settle', 10);
+  assert.deepEqual(got.map((g) => g.map((c) => [c.path, c.tree, c.full])), [[['', true, true]], [['', true, undefined], ['up', true, true]]]);
+  s.add(['up/b'], 3);
   s.cancel();
   await wait(200); // (proving a negative: several settle times)
-  assert.equal(got.length, 1);
+  assert.equal(got.length, 2);
 });
 
 test('a pending rescan waits while its directories still change (a slow copy), up to maxMs after the last burst batch; other directories do not hold it', async () => {

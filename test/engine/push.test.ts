@@ -8,6 +8,7 @@ import { LocalRemote } from '../../src/transport/local.js';
 import { pushBatch, Applier, skipBack } from '../../src/engine/push.js';
 import { drainInbox, sendManifest } from '../../src/engine/inbox.js';
 import { syncTree } from '../../src/engine/treesync.js';
+import { BurstSettle } from '../../src/engine/burst.js';
 import { LinkMemory } from '../../src/engine/memory.js';
 import { compileExclude } from '../../src/core/exclude.js';
 import { silentLogger } from '../../src/core/log.js';
@@ -433,6 +434,43 @@ test("a settled burst's rescan (full) goes into every directory: a file rewritte
   assert.deepEqual([...new Set(asked)], ['lstat b0/d1/e0/f2'], 'the target asked about the changed file only');
   // unchanged since the burst began, so not its concern (though the link forgot it and it differs)
   assert.equal(readFileSync(join(b, 'b0/d2/e0/f4'), 'utf8'), 'other');
+});
+
+test("a settled burst that made a new top directory: the new tree is gone through in full, the root's own entries compared, the rest of the tree not listed", async () => {
+  const m = await knownTree(); // b0/: the tree that was there before the burst
+  for (let i = 0; i < 2; i++) {
+    mkdirSync(join(a, `n1/d${i}`), { recursive: true });
+    for (let j = 0; j < 3; j++) writeFileSync(join(a, `n1/d${i}/f${j}`), `${i}${j}`);
+  }
+  await pushBatch(ctx(m), [ch('n1')]); // the burst's new directory, sent
+  // in a later second by the file system's clock: lost events of the burst's end, a file
+  // rewritten in place deep in the new tree and a file written straight into the root
+  const second = (rel: string) => Math.floor(statSync(join(a, rel)).ctimeMs / 1000);
+  const last = Math.max(...['', 'n1', 'n1/d0', 'n1/d1'].map(second));
+  let burst: number;
+  do {
+    await new Promise((r) => setTimeout(r, 50));
+    writeFileSync(join(a, 'n1/d1/f2'), 'XX');
+    utimesSync(join(a, 'n1/d1/f2'), 2_000_000, 2_000_000);
+    burst = second('n1/d1/f2');
+  } while (burst <= last);
+  writeFileSync(join(a, 'top.txt'), 'its event was lost');
+  utimesSync(join(a, 'n1'), 1_000_000, 1_000_000); // (cp -a sets a filled directory's times back)
+  // what the burst's settle hands the link: the root (parent of n1) and n1's directories were
+  // rescanned during the burst (the rescan looks 30 s before the burst's start: dated 30 s on)
+  const settled: PendingChange[][] = [];
+  const settle = new BurstSettle(10, (c) => settled.push(c));
+  settle.add(['', 'n1', 'n1/d0', 'n1/d1'], Date.now(), burst * 1000 + 30_000);
+  while (!settled.length) await new Promise((r) => setTimeout(r, 10));
+  const c = ctx(m);
+  const listed: string[] = [];
+  const readdir = c.source.readdir.bind(c.source);
+  c.source.readdir = (p, o) => (listed.push(p), readdir(p, o));
+  const r = await pushBatch(c, settled[0]!);
+  assert.equal(r.stats.files, 2, 'the rewritten file and the root-level file');
+  assert.equal(readFileSync(join(b, 'n1/d1/f2'), 'utf8'), 'XX');
+  assert.ok(existsSync(join(b, 'top.txt')));
+  assert.deepEqual([...new Set(listed)].sort(), ['', 'n1', 'n1/d0', 'n1/d1'], 'b0/ (no change since the burst began) is not gone into');
 });
 
 test('the target side of a batch is asked in one lstatMany where the Remote has it; a failing lstatMany falls back to one lstat per path', async () => {
