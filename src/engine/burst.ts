@@ -119,8 +119,8 @@ export class BurstSettle {
     // 100,000 entries) after every such burst. So beside other tops, the root's own entries are
     // compared, and only directories changed since the burst began (their ctime) are gone into;
     // alone (files written straight into the root) it stays a full rescan.
-    const rootOnly = tops.length > 1;
-    this.onSettled(tops.map((path) => (path === '' && rootOnly ? { path, kind: 'change', since: this.since, at, tree: true } : { path, kind: 'change', since: this.since, at, tree: true, full: true })));
+    const shallowRoot = tops.length > 1;
+    this.onSettled(tops.map((path) => (path === '' && shallowRoot ? { path, kind: 'change', since: this.since, at, tree: true } : { path, kind: 'change', since: this.since, at, tree: true, full: true })));
   }
 
   cancel(): void {
