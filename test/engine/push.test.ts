@@ -399,22 +399,30 @@ test('a rescan of a top directory the link knows finds a lost file in a subdirec
   assert.ok(existsSync(join(b, 'b0/d1/e0/late')));
 });
 
+/**
+ * Rewrite file (as 'XX', an old mtime) in place until its ctime falls in a later second than every
+ * one of dirs' (the file system's clock, which may lag Date.now() a little); that second.
+ */
+async function rewriteInLaterSecond(file: string, dirs: string[]): Promise<number> {
+  const second = (rel: string) => Math.floor(statSync(join(a, rel)).ctimeMs / 1000);
+  const last = Math.max(...dirs.map(second));
+  let burst: number;
+  do {
+    await new Promise((r) => setTimeout(r, 50));
+    writeFileSync(join(a, file), 'XX');
+    utimesSync(join(a, file), 2_000_000, 2_000_000);
+    burst = second(file);
+  } while (burst <= last);
+  return burst;
+}
+
 test("a settled burst's rescan (full) goes into every directory: a file rewritten in place leaves its directory's ctime as it was", async () => {
   const m = await knownTree();
   writeFileSync(join(b, 'b0/d2/e0/f4'), 'other'); // (a file the link forgot: see below)
   m.forget('b0/d2/e0/f4');
   // the burst (a rewrite in place, its event lost) comes in a later second than the directories'
-  // last change, by their ctimes (the file system's clock, which may lag Date.now() a little)
-  const second = (rel: string) => Math.floor(statSync(join(a, rel)).ctimeMs / 1000);
-  const dirs = ['b0', ...[0, 1, 2].flatMap((i) => [`b0/d${i}`, `b0/d${i}/e0`])];
-  const last = Math.max(...dirs.map(second));
-  let burst: number;
-  do {
-    await new Promise((r) => setTimeout(r, 50));
-    writeFileSync(join(a, 'b0/d1/e0/f2'), 'XX');
-    utimesSync(join(a, 'b0/d1/e0/f2'), 2_000_000, 2_000_000);
-    burst = second('b0/d1/e0/f2');
-  } while (burst <= last);
+  // last change
+  const burst = await rewriteInLaterSecond('b0/d1/e0/f2', ['b0', ...[0, 1, 2].flatMap((i) => [`b0/d${i}`, `b0/d${i}/e0`])]);
   // (the rescan looks 30 s before the burst's start: dated 30 s on, it looks from the burst on)
   const since = burst * 1000 + 30_000;
   const c = ctx(m);
@@ -443,17 +451,9 @@ test("a settled burst that made a new top directory: the new tree is gone throug
     for (let j = 0; j < 3; j++) writeFileSync(join(a, `n1/d${i}/f${j}`), `${i}${j}`);
   }
   await pushBatch(ctx(m), [ch('n1')]); // the burst's new directory, sent
-  // in a later second by the file system's clock: lost events of the burst's end, a file
-  // rewritten in place deep in the new tree and a file written straight into the root
-  const second = (rel: string) => Math.floor(statSync(join(a, rel)).ctimeMs / 1000);
-  const last = Math.max(...['', 'n1', 'n1/d0', 'n1/d1'].map(second));
-  let burst: number;
-  do {
-    await new Promise((r) => setTimeout(r, 50));
-    writeFileSync(join(a, 'n1/d1/f2'), 'XX');
-    utimesSync(join(a, 'n1/d1/f2'), 2_000_000, 2_000_000);
-    burst = second('n1/d1/f2');
-  } while (burst <= last);
+  // in a later second: lost events of the burst's end, a file rewritten in place deep in the new
+  // tree and a file written straight into the root
+  const burst = await rewriteInLaterSecond('n1/d1/f2', ['', 'n1', 'n1/d0', 'n1/d1']);
   writeFileSync(join(a, 'top.txt'), 'its event was lost');
   utimesSync(join(a, 'n1'), 1_000_000, 1_000_000); // (cp -a sets a filled directory's times back)
   // what the burst's settle hands the link: the root (parent of n1) and n1's directories were
