@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import type { Stats, FileEntryWithStats, SFTPWrapper } from 'ssh2';
 import type { Entry, DirEntry, EntryType } from '../core/types.js';
 import { MODE_BITS } from '../core/entry.js';
-import { safeRel, parentOf, joinRel } from '../core/paths.js';
+import { safeRel, parentOf, joinRel, underRoot } from '../core/paths.js';
 import { TMP_DIR, tempName } from '../core/names.js';
 import { SourceChangedError, type Remote, type PutSource, type PutOptions, type FileReader } from './remote.js';
 import type { SshSession } from './ssh.js';
@@ -100,11 +100,9 @@ export class SftpRemote implements Remote {
     this.dirs = new DirGuard(ch, name, this.root);
   }
 
-  /** rel is checked (safeRel) by the caller: joined as is, without path.join's normalizing (~1 µs a
-   *  call, several calls per file sent) */
+  /** without path.join's normalizing (~1 µs a call, several calls per file sent): core/paths */
   private abs(rel: string): string {
-    if (rel === '') return this.root;
-    return this.root === '/' ? `/${rel}` : `${this.root}/${rel}`;
+    return underRoot(this.root, rel);
   }
 
   private err(kind: SftpError['kind'], rel: string, what: string): SftpError {
