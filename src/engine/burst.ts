@@ -120,7 +120,7 @@ export class BurstSettle {
     // compared, and only directories changed since the burst began (their ctime) are gone into;
     // alone (files written straight into the root) it stays a full rescan.
     const shallowRoot = tops.length > 1;
-    this.onSettled(tops.map((path) => (path === '' && shallowRoot ? { path, kind: 'change', since: this.since, at, tree: true } : { path, kind: 'change', since: this.since, at, tree: true, full: true })));
+    this.onSettled(tops.map((path) => ({ path, kind: 'change', since: this.since, at, tree: true, ...(path === '' && shallowRoot ? {} : { full: true }) })));
   }
 
   cancel(): void {
