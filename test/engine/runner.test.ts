@@ -37,21 +37,6 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const runner = (target: LocalRemote, journalFile: string) =>
-  new LinkRunner({
-    self: 'a',
-    target: 'b',
-    role: 'successor',
-    source: new LocalRemote(a, 'a'),
-    connect: async () => target,
-    intervalMs: 0,
-    exclude: compileExclude([]),
-    deleteEnabled: true,
-    log: silentLogger,
-    journalFile,
-    retryFailedMs: 50,
-  });
-
 /** a runner from a to b over the local Remote, with these options on top */
 const localRunner = (extra: Partial<ConstructorParameters<typeof LinkRunner>[0]>) =>
   new LinkRunner({
@@ -66,6 +51,9 @@ const localRunner = (extra: Partial<ConstructorParameters<typeof LinkRunner>[0]>
     log: silentLogger,
     ...extra,
   });
+
+/** to a given target, journaled, failed paths retried after 50 ms */
+const runner = (target: LocalRemote, journalFile: string) => localRunner({ connect: async () => target, journalFile, retryFailedMs: 50 });
 
 const pendingIn = (file: string) => {
   const j = new Journal(file);
