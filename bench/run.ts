@@ -40,6 +40,8 @@ interface Options {
   quick: boolean;
   fast: boolean;
   sftpLog: boolean;
+  /** chain's pushes use SFTP only (receiver: false), not chain receive on the hosts */
+  sftpOnly: boolean;
   /** the repair section also measures peak RSS over a million entries (slow to set up) */
   repairMillion: boolean;
   json?: string;
@@ -54,7 +56,7 @@ interface Options {
 }
 
 const USAGE = `usage: npm run bench -- [--runs N] [--only burst,latency,rss,repair,profile] [--profile] [--quick]
-                       [--no-fast] [--sftp-log] [--repair-million] [--max-other-load PCT] [--retries N]
+                       [--no-fast] [--sftp-log] [--sftp-only] [--repair-million] [--max-other-load PCT] [--retries N]
                        [--warmup N] [--json FILE] [--verbose]
   --runs N     timed runs per workload (default 5; 3 with --quick); medians and min–max are reported
   --warmup N   untimed burst rounds before the timed ones, every tool once per round (default 1):
@@ -66,6 +68,7 @@ const USAGE = `usage: npm run bench -- [--runs N] [--only burst,latency,rss,repa
                (100,000 with --quick); creating them takes minutes
   --no-fast    skip the interval 100ms ring
   --sftp-log   keep the harness's per-request sftp-server INFO log on during timed runs
+  --sftp-only  chain pushes everything over SFTP (receiver: false), not small files to chain receive
   --max-other-load PCT  a timed run during which processes this benchmark did not start used more
                than PCT% of the machine is run again (default 25); the quietest attempt is kept
   --retries N  at most N such repeats per run (default 2)
@@ -75,7 +78,7 @@ const USAGE = `usage: npm run bench -- [--runs N] [--only burst,latency,rss,repa
                completed, every daemon's log is kept (the path is printed at the end)`;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { runs: NaN, only: new Set(['burst', 'latency', 'rss', 'repair']), quick: false, fast: true, sftpLog: false, repairMillion: false, verbose: false, daemonDebug: false, maxOther: 0.25, retries: 2, warmup: 1 };
+  const o: Options = { runs: NaN, only: new Set(['burst', 'latency', 'rss', 'repair']), quick: false, fast: true, sftpLog: false, sftpOnly: false, repairMillion: false, verbose: false, daemonDebug: false, maxOther: 0.25, retries: 2, warmup: 1 };
   let profile = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -96,6 +99,7 @@ function parseArgs(argv: string[]): Options {
     else if (key === '--quick') o.quick = true;
     else if (key === '--no-fast') o.fast = false;
     else if (key === '--sftp-log') o.sftpLog = true;
+    else if (key === '--sftp-only') o.sftpOnly = true;
     else if (key === '--repair-million') o.repairMillion = true;
     else if (key === '--json') o.json = val();
     else if (key === '--max-other-load') {
@@ -179,7 +183,8 @@ interface ChainRing {
 
 async function startChainRing(label: string, intervalMs: number, rootName: string, stateName: string, cpuProf?: string): Promise<ChainRing> {
   const r = ring!;
-  const hosts = r.hosts.map((h) => ({ name: h.name, address: h.address, port: h.port, root: join(h.dir, rootName), state: join(h.dir, stateName) }));
+  // receiver: the harness's wrapper of this checkout's `chain receive` (or SFTP only)
+  const hosts = r.hosts.map((h) => ({ name: h.name, address: h.address, port: h.port, root: join(h.dir, rootName), state: join(h.dir, stateName), receiver: opts.sftpOnly ? false : h.receiver }));
   for (const h of hosts) mkdirSync(h.root, { recursive: true }), mkdirSync(h.state, { recursive: true });
   const cfg = r.writeConfig({ interval: `${intervalMs}ms`, root: hosts[0].root, state: hosts[0].state, hosts }, join(benchDir, `chain-${label}.yaml`));
   const daemons = hosts.map((h) => startChainDaemon(`chain-${label}-${h.name}`, cfg, h.name, cpuProf));
@@ -607,7 +612,7 @@ async function rssSection(staging: string, layout: Layout): Promise<void> {
   let sent = '';
   for (let i = 0; i < opts.runs; i++) {
     // a fresh state dir each run: the daemon finds no history and compares the whole tree
-    const hosts = [h1, h2].map((h, k) => ({ name: h.name, address: h.address, port: h.port, root: roots[k], state: join(h.dir, `rss-state-${i}`) }));
+    const hosts = [h1, h2].map((h, k) => ({ name: h.name, address: h.address, port: h.port, root: roots[k], state: join(h.dir, `rss-state-${i}`), receiver: opts.sftpOnly ? false : h.receiver }));
     for (const h of hosts) mkdirSync(h.state, { recursive: true });
     const cfg = r.writeConfig({ interval: '1s', root: hosts[0].root, state: hosts[0].state, hosts }, join(benchDir, `chain-rss-${i}.yaml`));
     command = `chain --config ${cfg} --host host1 watch  (rss-state-N fresh each run; host2 runs no daemon)`;
@@ -841,6 +846,9 @@ async function main(): Promise<void> {
     opts.sftpLog
       ? "sftp-server logged every request at INFO during timed runs (--sftp-log), as the test harness does"
       : 'sftp-server ran without per-request logging during timed runs (a stock `Subsystem sftp sftp-server`); the test harness logs at INFO',
+    opts.sftpOnly
+      ? 'chain pushed over SFTP only (--sftp-only: receiver: false)'
+      : "chain pushed small new files to `chain receive` on each host (this checkout's bin/chain, through the harness's receive.sh); --sftp-only measures SFTP alone",
   );
 
   const staging = join(benchDir, 'staging');

@@ -103,7 +103,8 @@ export function summariseProfile(file: string, window?: [number, number]): Profi
   return { totalMs: total, idleMs: idle, byModule: sorted(mods), byFunction: sorted(fns), chainInclusive: sorted(inclusive) };
 }
 
-/** Switch the harness's sftp-server wrapper of a host to another log level (new sessions only).
+/** Switch the harness's sftp-server wrapper of a host, and its chain receive wrapper (a line per
+ *  file at any level), to another log level (new sessions only).
  *  level null: no per-request log at all, as a stock `Subsystem sftp sftp-server` runs. */
 export function setSftpLog(hostDir: string, logFile: string, level: 'INFO' | 'DEBUG3' | null): boolean {
   const wrapper = join(hostDir, 'sftp-server.sh');
@@ -113,6 +114,14 @@ export function setSftpLog(hostDir: string, logFile: string, level: 'INFO' | 'DE
   const line = level ? `exec ${m[1]} -e -l ${level} 2>>'${logFile}'` : `exec ${m[1]}`;
   writeFileSync(wrapper, `#!/bin/sh\n${line}\n`);
   chmodSync(wrapper, 0o755);
+  // chain receive's line per file (test/support/sshd.ts receive.sh) goes with it
+  const receiver = join(hostDir, 'receive.sh');
+  if (existsSync(receiver)) {
+    const r = readFileSync(receiver, 'utf8').match(/exec ('[^']*' '[^']*')/);
+    if (!r) return false;
+    writeFileSync(receiver, `#!/bin/sh\nexec ${r[1]} ${level ? `--verbose "$@" 2>>'${logFile}'` : '"$@"'}\n`);
+    chmodSync(receiver, 0o755);
+  }
   return true;
 }
 

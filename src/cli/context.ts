@@ -63,11 +63,16 @@ let sshModules: ReturnType<typeof preloadSsh> | undefined;
 
 /** opens an SFTP Remote on host h rooted at its root; closing it closes the SSH session. ssh2 is
  *  loaded on the first call: commands that stay on this host (status, completion) never need it. */
-export async function openRemote(config: Config, h: HostConfig, opts: { walk?: boolean } = {}): Promise<Remote> {
+export async function openRemote(config: Config, h: HostConfig, opts: { walk?: boolean; receive?: Logger } = {}): Promise<Remote> {
   const [{ connect }, { openSftpRemote }] = await preloadSsh();
   const session = await connect(sshTarget(config, h));
+  // pushes send small new files to `chain receive` on the host when it runs there (transport/receive-client.ts)
+  const log = opts.receive;
+  const receiver = log && h.receiver !== false ? h.receiver : undefined;
+  const onReceiver = (ok: boolean, why: string) =>
+    ok ? log?.debug(`${h.name}: small files go to "${receiver} receive"`, { host: h.name }) : log?.info(`${h.name}: sending over SFTP only: ${why}`, { host: h.name });
   try {
-    return await openSftpRemote(session, h.name, h.root, { walk: opts.walk });
+    return await openSftpRemote(session, h.name, h.root, { walk: opts.walk, receiver, onReceiver });
   } catch (err) {
     session.close();
     throw err;

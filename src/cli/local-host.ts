@@ -7,6 +7,7 @@ import { ChainError } from '../core/errors.js';
 import { EXIT } from '../core/exit-codes.js';
 import type { RingView } from '../engine/daemon.js';
 import type { Connector } from '../engine/link.js';
+import type { Logger } from '../core/log.js';
 import { openRemote, ringFromArgs, type GlobalArgs } from './context.js';
 
 export function ringView(argv: GlobalArgs): RingView {
@@ -52,11 +53,11 @@ export function hostLock(stateDir: string, command: 'watch' | 'push'): LocalLock
 }
 
 /** opens host `name` as the config file says now (a reload may have changed its address) */
-export function connectorTo(argv: GlobalArgs): (name: string) => Connector {
+export function connectorTo(argv: GlobalArgs, log: Logger): (name: string) => Connector {
   return (name) => () => {
     const { config } = ringFromArgs(argv);
     const h = config.hosts.find((x) => x.name === name);
     if (!h) throw new ChainError(`host ${name} is no longer in ${config.file}`);
-    return openRemote(config, h);
+    return openRemote(config, h, { receive: log });
   };
 }

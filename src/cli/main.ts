@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   repair: async () => (await import('./commands/repair.js')).repairCommand,
   status: async () => (await import('./commands/status.js')).statusCommand,
   completion: async () => (await import('./commands/completion.js')).completionCommand,
+  receive: async () => (await import('./commands/receive.js')).receiveCommand,
 };
 
 /** global options that take a value (as the next word unless written --opt=value) */

@@ -100,6 +100,16 @@ export function port(v: unknown): number {
   return n;
 }
 
+/** receiver: the command that runs chain on a host (a shell command line; `receive ROOT` is
+ *  appended), true for the default, or false for SFTP only. */
+export function receiver(v: unknown): string | false {
+  if (v === false) return false;
+  if (v === true) return 'chain';
+  const s = text(v, 'the command that runs chain on the host, such as chain or /usr/local/bin/chain, or false');
+  if (/[\n\r]/.test(s)) throw new Invalid('must be one line');
+  return s.trim();
+}
+
 export function user(v: unknown): string {
   const s = text(v, 'a user name such as chain');
   if (/[\s@:]/.test(s)) throw new Invalid(`expected a plain user name, got ${show(s)} (set the address separately)`);

@@ -24,6 +24,8 @@ export interface HostConfig {
   identity?: string;
   root: string;
   state: string;
+  /** the command that runs chain there, for `chain receive` (false: SFTP only) */
+  receiver: string | false;
   /** line of this host's entry in the config file, for messages */
   line: number;
 }
@@ -45,6 +47,8 @@ export interface Config {
   /** ms a successor may be unreachable before it is routed around, or false = wait for it */
   bypass: number | false;
   state: string;
+  /** the command that runs chain on the hosts (per-host override allowed); false: SFTP only */
+  receiver: string | false;
   metrics?: { host: string; port: number };
 }
 
@@ -59,6 +63,7 @@ export const DEFAULTS = {
   conflicts: 'newer' as ConflictMode,
   bypass: 60_000,
   state: '/var/lib/chain',
+  receiver: 'chain' as string | false,
 } as const;
 
 const missingRoot = 'set root to the absolute path of the replicated directory, e.g. root: /var/www/html/images';
@@ -72,6 +77,7 @@ function shapes(ctx: FieldContext) {
     identity: f.field(f.optional(localFile(ctx, '~/.ssh/chain_ed25519'))),
     root: f.field(f.optional(root)),
     state: f.field(f.optional(stateDir(ctx))),
+    receiver: f.field(f.optional(f.receiver)),
   };
   const ssh = {
     user: f.field(f.optional(f.user)),
@@ -102,6 +108,7 @@ function shapes(ctx: FieldContext) {
     conflicts: f.field(f.optional(f.conflicts)),
     bypass: f.field(f.optional(f.durationOrFalse({ timer: true, fallback: DEFAULTS.bypass, off: 'never routing around a host' }))),
     state: f.field(f.optional(stateDir(ctx))),
+    receiver: f.field(f.optional(f.receiver)),
     metrics: f.field(f.listen),
   };
   return { top, ssh, host };
@@ -138,6 +145,7 @@ export function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
   };
   if (ssh.identity === undefined) delete ssh.identity;
   const state = p.state ?? DEFAULTS.state;
+  const receiver = p.receiver ?? DEFAULTS.receiver;
   const hosts = p.hosts.map((h, i): HostConfig => {
     const out: HostConfig = {
       name: h.name,
@@ -147,6 +155,7 @@ export function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
       identity: h.identity ?? ssh.identity,
       root: h.root ?? p.root,
       state: h.state ?? state,
+      receiver: h.receiver ?? receiver,
       line: ctx.hostLine(i),
     };
     if (out.identity === undefined) delete out.identity;
@@ -164,6 +173,7 @@ export function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
     conflicts: p.conflicts ?? DEFAULTS.conflicts,
     bypass: p.bypass ?? DEFAULTS.bypass,
     state,
+    receiver,
   };
   if (p.metrics) config.metrics = p.metrics;
   return config;

@@ -19,6 +19,11 @@ export interface HostCheck {
   sftp: StepState;
   rootExists: StepState;
   writable: StepState;
+  /** whether pushes to this host can use `chain receive` there ('skip': receiver: false, or the
+   *  host was not reached); informational, it fails no check: without it files go over SFTP */
+  receiver: StepState;
+  /** why the receiver did not start, and what to do */
+  receiverNote?: string;
   /** what went wrong and what to do */
   error?: string;
   /** the host could not be reached at all (refused, timeout, DNS): exit 3 rather than 1 */
@@ -30,7 +35,7 @@ const UNREACHABLE = new Set(['refused', 'timeout', 'dns', 'reset']);
 export async function checkHost(target: Parameters<typeof connect>[0], h: HostConfig): Promise<HostCheck> {
   const r: HostCheck = {
     host: h.name, address: h.address, port: h.port, root: h.root,
-    reachable: 'skip', hostKey: 'skip', login: 'skip', sftp: 'skip', rootExists: 'skip', writable: 'skip', unreachable: false,
+    reachable: 'skip', hostKey: 'skip', login: 'skip', sftp: 'skip', rootExists: 'skip', writable: 'skip', receiver: 'skip', unreachable: false,
   };
   let session;
   try {
@@ -56,8 +61,17 @@ export async function checkHost(target: Parameters<typeof connect>[0], h: HostCo
     return r;
   }
   let remote: Remote;
+  // the receiver is started as a push starts it; its answer (or why there is none) comes later
+  const receiver = h.receiver === false ? undefined : h.receiver;
+  let told = () => {};
+  const known = new Promise<void>((resolve) => (told = resolve));
+  const onReceiver = (ok: boolean, why: string) => {
+    r.receiver = ok ? 'ok' : 'fail';
+    if (!ok) r.receiverNote = `${why}; pushes to ${h.name} send every file over SFTP (slower for small files): install chain there, or set receiver to its path`;
+    told();
+  };
   try {
-    remote = await openSftpRemote(session, h.name, h.root);
+    remote = await openSftpRemote(session, h.name, h.root, { receiver, onReceiver });
     r.sftp = 'ok';
   } catch (err) {
     r.sftp = 'fail';
@@ -67,6 +81,13 @@ export async function checkHost(target: Parameters<typeof connect>[0], h: HostCo
   }
   try {
     await checkRoot(remote, r, target.user);
+    if (receiver) {
+      let timer: NodeJS.Timeout | undefined;
+      const wait = target.connectTimeoutMs ?? 10_000;
+      await Promise.race([known, new Promise<void>((resolve) => (timer = setTimeout(resolve, wait)))]);
+      clearTimeout(timer);
+      if (r.receiver === 'skip') onReceiver(false, `"${receiver} receive" did not answer within ${wait / 1000}s`);
+    }
   } finally {
     await remote.close().catch(() => {});
   }

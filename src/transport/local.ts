@@ -2,7 +2,7 @@
 // semantics (lstat only, whole-second mtimes, atomic temp+rename writes, nothing written outside the
 // root). Unit tests of the engine run against it, and the daemon reads its own root through it, so the
 // hot paths (lstat, readdir) cost one or two syscalls per entry.
-import { constants as C, lstatSync, readlinkSync, realpathSync, openSync, writeSync, fchmodSync, futimesSync, closeSync, type Stats } from 'node:fs';
+import { constants as C, lstatSync, readlinkSync, realpathSync, openSync, writeSync, fchmodSync, futimesSync, closeSync, renameSync, unlinkSync, mkdirSync, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { isAbsolute, posix } from 'node:path';
@@ -92,11 +92,17 @@ function entryOfSync(abs: string, st: Stats): Entry | null {
   }
 }
 
+/** what a directory check found: a real directory inside the root, or why not */
+export type DirCheck = 'ok' | 'missing' | 'notdir' | 'symlink' | 'loop';
+
 export class LocalRemote implements Remote {
   readonly root: string;
   private canonical?: Promise<string>;
   private tmpDir?: Promise<string | null>;
   private readonly checking = new Map<string, ReturnType<LocalRemote['checkDir']>>();
+  // putWholeSync's: the canonical root, and .chain/tmp (null: write beside the target)
+  private canonicalSync?: string;
+  private syncTmp?: string | null;
 
   constructor(root: string, readonly name = 'local') {
     if (!isAbsolute(root)) throw new Error(`LocalRemote root must be absolute: ${root}`);
@@ -243,6 +249,63 @@ export class LocalRemote implements Remote {
         await out.close();
       }
     }, opts.beforeReplace);
+  }
+
+  /**
+   * putFrom of a small file already in memory, with no check before the rename, in this thread
+   * (chain receive writes thousands a second; a thread-pool round trip per step would cost more
+   * than the writes). The same rules as replace(): the parent must be a real directory inside the
+   * root, the temp goes under .chain/tmp or beside the target. dirs: the directory checks of one
+   * batch of calls, shared (a batch is many files in few directories, written within milliseconds).
+   */
+  putWholeSync(path: string, data: Buffer, opts: PutOptions, dirs: Map<string, DirCheck>): void {
+    const rel = this.target(path);
+    const parent = parentOf(rel);
+    let state = dirs.get(parent);
+    if (state === undefined) dirs.set(parent, (state = parent === '' ? 'ok' : this.checkDirSync(parent)));
+    this.judge(state, parent, rel);
+    const dest = underRoot(this.root, rel);
+    const tmpDir = this.tmpDirSync();
+    if (tmpDir !== null) {
+      const tmp = posix.join(tmpDir, tempName());
+      try {
+        writeWhole(tmp, data, opts);
+        renameSync(tmp, dest);
+        return;
+      } catch (err) {
+        unlinkQuietSync(tmp);
+        if (isCode(err, 'ENOENT') && this.tmpGone(tmpDir)) this.syncTmp = undefined;
+        else if (!isCode(err, 'EXDEV')) throw err;
+      }
+    }
+    const tmp = posix.join(posix.dirname(dest), tempName());
+    try {
+      writeWhole(tmp, data, opts);
+      renameSync(tmp, dest);
+    } catch (err) {
+      unlinkQuietSync(tmp);
+      throw err;
+    }
+  }
+
+  /** ensureTmpDir, in this thread */
+  private tmpDirSync(): string | null {
+    if (this.syncTmp !== undefined) return this.syncTmp;
+    this.syncTmp = null;
+    for (const dir of [STATE_DIR, TMP_DIR]) {
+      const abs = underRoot(this.root, dir);
+      try {
+        mkdirSync(abs, 0o700);
+      } catch (err) {
+        if (!isCode(err, 'EEXIST')) return null;
+      }
+      if (!lstatQuiet(abs)?.isDirectory()) return null;
+    }
+    return (this.syncTmp = underRoot(this.root, TMP_DIR));
+  }
+
+  private tmpGone(tmpDir: string): boolean {
+    return !lstatQuiet(tmpDir)?.isDirectory();
   }
 
   async createExclusive(path: string, data: Buffer | string): Promise<boolean> {
@@ -393,7 +456,13 @@ export class LocalRemote implements Remote {
 
   /** throws unless relDir exists inside the root with no symlink on the way */
   private async requireDir(relDir: string, path: string): Promise<void> {
-    const state = await this.dirState(relDir, path);
+    this.judge(await this.dirState(relDir, path), relDir, path);
+  }
+
+  /** requireDir's verdict on a checkDir result: nothing for 'ok', else the error */
+  private judge(state: DirCheck, relDir: string, path: string): void {
+    if (state === 'symlink') throw new UnsafePathError(path, `"${relDir}" goes through a symlink`);
+    if (state === 'loop') throw new UnsafePathError(path, `"${relDir}" is a symlink loop`);
     if (state === 'missing') throw fsError('ENOENT', `${this.where(relDir)} does not exist (for ${path})`);
     if (state === 'notdir') throw fsError('ENOTDIR', `${this.where(relDir)} is not a directory (for ${path})`);
   }
@@ -413,17 +482,26 @@ export class LocalRemote implements Remote {
       p.then(forget, forget);
     }
     const state = await p;
-    if (state === 'symlink') throw new UnsafePathError(path, `"${relDir}" goes through a symlink`);
-    if (state === 'loop') throw new UnsafePathError(path, `"${relDir}" is a symlink loop`);
-    return state;
+    if (state === 'symlink' || state === 'loop') this.judge(state, relDir, path);
+    return state as 'ok' | 'missing' | 'notdir';
   }
 
-  private async checkDir(relDir: string): Promise<'ok' | 'missing' | 'notdir' | 'symlink' | 'loop'> {
+  private async checkDir(relDir: string): Promise<DirCheck> {
     // remembered: the root is fixed for the life of the process; a failure is not remembered
     const root = await (this.canonical ??= fs.realpath(this.root).catch((err: unknown) => {
       this.canonical = undefined;
       throw err;
     }));
+    return this.resolvesTo(relDir, root);
+  }
+
+  /** checkDir, in this thread */
+  private checkDirSync(relDir: string): DirCheck {
+    this.canonicalSync ??= realpathSync.native(this.root);
+    return this.resolvesTo(relDir, this.canonicalSync);
+  }
+
+  private resolvesTo(relDir: string, root: string): DirCheck {
     try {
       // in this thread: a few cached lookups, where a thread-pool round trip per directory cost a
       // receiving daemon 9% of its CPU (bench, the last hop of a 10,000-file burst)
@@ -493,6 +571,14 @@ async function nonUtf8Names(absDir: string): Promise<Map<string, string>> {
 // SFTP names and chain's paths are UTF-8 strings: such a name cannot be carried byte for byte
 function nonUtf8Problem(raw: string): string {
   return `the name "${raw}" is not valid UTF-8, and chain replicates UTF-8 names only; rename it (e.g. convmv -f latin1 -t utf-8 --notest)`;
+}
+
+function unlinkQuietSync(abs: string): void {
+  try {
+    unlinkSync(abs);
+  } catch {
+    /* not there */
+  }
 }
 
 async function unlinkQuiet(abs: string): Promise<void> {

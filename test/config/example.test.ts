@@ -81,8 +81,11 @@ test('the commented examples in chain.example.yaml are valid when uncommented', 
     identity: '/home/u/.ssh/demeter_ed25519',
     root: '/srv/images',
     state: '/srv/chain-state',
+    receiver: '/opt/chain/bin/chain',
     line: 0,
   });
+  assert.equal(c.receiver, 'chain');
+  assert.equal(c.hosts.find((h) => h.name === 'apollo')?.receiver, 'chain', 'the top-level receiver, where a host does not override it');
   // every per-host key is shown overridden by the demeter example
   for (const k of HOST_KEYS) assert.match(TEXT, new RegExp(`^  #\\s+(- )?${k}: `, 'm'), k);
 });

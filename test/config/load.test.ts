@@ -42,8 +42,9 @@ const good: Good[] = [
       conflicts: 'newer',
       bypass: 60_000,
       state: '/var/lib/chain',
+      receiver: 'chain',
       hosts: [
-        { name: 'a', address: '10.0.0.1', port: 22, user: 'u', root: '/data', state: '/var/lib/chain', line: 3 },
+        { name: 'a', address: '10.0.0.1', port: 22, user: 'u', root: '/data', state: '/var/lib/chain', receiver: 'chain', line: 3 },
         { name: 'b', address: '10.0.0.2', port: 22, user: 'u', root: '/data', state: '/var/lib/chain', line: 4 },
       ],
     },
@@ -113,6 +114,16 @@ hosts:
     name: 'true for trash and bypass means the default; metrics on IPv6',
     yaml: `root: /data\n${RING}trash: true\nbypass: true\nmetrics: "[::1]:9100"\n`,
     want: { trash: 7 * 86_400_000, bypass: 60_000, metrics: { host: '::1', port: 9100 } },
+  },
+  {
+    name: 'receiver: off at the top, a host naming its own; true is the default command',
+    yaml: `root: /data\nreceiver: false\nhosts:\n  - { name: a, address: 10.0.0.1, receiver: /opt/chain/bin/chain }\n  - { name: b, address: 10.0.0.2 }\n`,
+    want: { receiver: false, hosts: [{ name: 'a', receiver: '/opt/chain/bin/chain' }, { name: 'b', receiver: false }] },
+  },
+  {
+    name: 'receiver: true is chain; a host may switch it off',
+    yaml: `root: /data\nreceiver: true\nhosts:\n  - { name: a, address: 10.0.0.1, receiver: false }\n  - { name: b, address: 10.0.0.2 }\n`,
+    want: { receiver: 'chain', hosts: [{ name: 'a', receiver: false }, { name: 'b', receiver: 'chain' }] },
   },
   {
     name: 'durations: bare numbers are seconds, compound forms',
@@ -210,6 +221,9 @@ const bad: Bad[] = [
   { name: 'timer too long', yaml: `root: /data\n${RING}bypass: 30d\n`, want: [`${F}:5:9: bypass: must be at most 24d`] },
   { name: 'zero trash', yaml: `root: /data\n${RING}trash: 0\n`, want: [`${F}:5:8: trash:`, 'write false for no trash'] },
   { name: 'negative connectTimeout', yaml: `root: /data\n${RING}ssh: { connectTimeout: -5 }\n`, want: [`${F}:5:`, 'ssh.connectTimeout: bad duration -5'] },
+  { name: 'receiver empty', yaml: `root: /data\n${RING}receiver: ""\n`, want: [`${F}:5:11: receiver: expected the command that runs chain on the host`, 'or false'] },
+  { name: 'receiver a number', yaml: `root: /data\n${RING}receiver: 5\n`, want: [`${F}:5:11: receiver: expected the command`, 'got 5'] },
+  { name: 'receiver on two lines', yaml: `root: /data\n${RING}receiver: "chain\\nrm -rf /"\n`, want: [`${F}:5:11: receiver: must be one line`] },
   { name: 'duration of the wrong type', yaml: `root: /data\n${RING}interval: [1s]\n`, want: [`${F}:5:11: interval: expected a duration`, 'got a list'] },
 
   { name: 'hosts not a list', yaml: `root: /data\nhosts: { a: 1 }\n`, want: [`${F}:2:8: hosts: expected a list of hosts`, 'got a map'] },

@@ -56,7 +56,7 @@ afterEach(() => {
   if (!ring) return;
   assert.deepEqual(diffSnapshots(outsideBefore, snapshot(outside), ['before', 'after']), [], 'something changed outside every root');
   for (const h of ring.hosts) {
-    const beside = readdirSync(h.dir).filter((n) => !['root', 'state', 'sshd.log', 'sshd.pid', 'sshd_config', 'sftp-server.sh'].includes(n) && !n.startsWith('ssh_host_'));
+    const beside = readdirSync(h.dir).filter((n) => !['root', 'state', 'sshd.log', 'sshd.pid', 'sshd_config', 'sftp-server.sh', 'receive.sh'].includes(n) && !n.startsWith('ssh_host_'));
     assert.deepEqual(beside, [], `${h.name}: written beside its root`);
   }
 });
@@ -360,7 +360,7 @@ describe('hosts that cannot be used: check names the host, the step and the fix'
     const file = variant('noroot', { host: (h, i) => (i === 1 ? { root: join(h.root, 'hosts-missing') } : {}) });
     const missing = join(ring.hosts[1].root, 'hosts-missing');
     const r = await check(file);
-    expectRun(r, 1, [new RegExp(`^host2: root ${esc(missing)} does not exist; create it \\(mkdir -p ${esc(missing)}, owned by ${ring.user}\\) or fix "root"`, 'm'), /^host2 .* ok +FAIL +-$/m]);
+    expectRun(r, 1, [new RegExp(`^host2: root ${esc(missing)} does not exist; create it \\(mkdir -p ${esc(missing)}, owned by ${ring.user}\\) or fix "root"`, 'm'), /^host2 .* ok +FAIL +- +(?:ok|sftp|-)$/m]);
     assert.ok(!existsSync(missing), 'check created a missing root');
   });
 
@@ -369,7 +369,7 @@ describe('hosts that cannot be used: check names the host, the step and the fix'
     const r = await check(variant('noid', { ssh: { identity: key } }));
     expectRun(r, 1, [new RegExp(`host1: the identity file ${esc(key)} does not exist; check ssh\\.identity`)]);
     // nothing was connected to: the table must not claim the host was reached
-    assert.match(r.stdout, /^host1 +127\.0\.0\.1:\d+ +- +- +FAIL +- +- +-$/m);
+    assert.match(r.stdout, /^host1 +127\.0\.0\.1:\d+ +- +- +FAIL +- +- +- +-$/m);
   });
 
   test('identity file unreadable: exit 1, permission denied and what to do', { timeout: 60_000, skip: !IS_ROOT && 'needs root for setpriv' }, async () => {
@@ -426,7 +426,7 @@ describe('hosts that cannot be used: check names the host, the step and the fix'
     writeFileSync(kh, readFileSync(ring.knownHosts, 'utf8').split('\n').filter((l) => !l.startsWith(`[127.0.0.1]:${ring.hosts[2].port} `)).join('\n'));
     const r = await check(variant('unknownkey', { ssh: { knownHosts: kh } }));
     expectRun(r, 1, [new RegExp(`host3: the host key of host3 \\(127\\.0\\.0\\.1:${ring.hosts[2].port}\\) is not in ${esc(kh)}; it presents ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}\\. Refusing to connect; run "chain trust host3"`)]);
-    assert.match(r.stdout, /^host1 .* ok +ok$/m, 'the hosts it knows are still checked');
+    assert.match(r.stdout, /^host1 .* ok +ok +(?:ok|sftp|-)$/m, 'the hosts it knows are still checked');
   });
 
   test('wrong host key: exit 1, a warning, ssh-keygen -R and chain trust', { timeout: 60_000 }, async () => {
@@ -452,7 +452,7 @@ describe('hosts that cannot be used: check names the host, the step and the fix'
       execFileSync('chattr', ['-i', r3]);
       immutable.splice(immutable.indexOf(r3), 1);
     }
-    expectRun(r, 1, [new RegExp(`^host3: root ${esc(r3)} is not writable by ${ring.user}: .*permission denied; fix its owner or mode`, 'm'), /^host3 .* ok +FAIL$/m]);
+    expectRun(r, 1, [new RegExp(`^host3: root ${esc(r3)} is not writable by ${ring.user}: .*permission denied; fix its owner or mode`, 'm'), /^host3 .* ok +FAIL +(?:ok|sftp|-)$/m]);
   });
 
   test('root not writable (read-only mount): exit 1', { timeout: 60_000, skip: !IS_ROOT && 'mount needs root' }, async () => {
@@ -475,7 +475,7 @@ describe('hosts that cannot be used: check names the host, the step and the fix'
       const file = bare.writeConfig({}, join(bare.dir, 'chain.yaml'));
       const r = await check(file);
       expectRun(r, 1, [new RegExp(`bare1: bare1 \\(127\\.0\\.0\\.1:${bare.hosts[0].port}\\) offers no SFTP: .*; enable "Subsystem sftp internal-sftp" in its sshd_config`)]);
-      assert.match(r.stdout, /^bare1 .* ok +ok +ok +FAIL +- +-$/m);
+      assert.match(r.stdout, /^bare1 .* ok +ok +ok +FAIL +- +- +-$/m);
       assert.deepEqual(readdirSync(bare.hosts[0].root), [], 'nothing written without SFTP');
     } finally {
       await bare.stop();

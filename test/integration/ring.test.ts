@@ -100,9 +100,10 @@ test('watch replicates, converges and ends the loop', { timeout: 300_000 }, asyn
   assert.equal(s3.get('empty-dir')?.type, 'dir');
   assert.equal(s3.get('big.bin')?.size, 20 * 1024 * 1024);
 
-  // each host is written once per change: every file or link lands by one rename from a temp name;
+  // each host is written once per change: every file or link lands by one rename from a temp name
+  // (over SFTP, or by chain receive for small new files);
   // host2 and host3 got each exactly once, host1 (the origin) none — the loop ended by comparing
-  const landed = (h: (typeof ring.hosts)[number]) => h.sftpOps().ops.filter((o) => o.op === 'rename' && !o.to!.includes('/.chain/')).length;
+  const landed = (h: (typeof ring.hosts)[number]) => h.sftpOps().landed.filter((p) => !p.includes('/.chain/')).length;
   const expected = files + 1; // the files and the symlink
   await until(() => landed(h2) >= expected && landed(h3) >= expected, 20_000, 'sftp logs');
   // give the change time to finish its trip around the ring (host3 → host1 compares, must not write)

@@ -11,7 +11,8 @@ import { promisify } from 'node:util';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync, readdirSync, statSync, chmodSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 
 const run = promisify(execFile);
@@ -21,7 +22,8 @@ const SFTP_SERVER_CANDIDATES = ['/usr/lib/openssh/sftp-server', '/usr/libexec/op
 const START_TIMEOUT_MS = 20_000;
 
 export interface SftpOp {
-  op: 'open' | 'close' | 'rename' | 'remove' | 'mkdir' | 'rmdir' | 'symlink' | 'set' | 'opendir';
+  /** receive: a file written by chain receive (logged by the harness's receive.sh) */
+  op: 'open' | 'close' | 'rename' | 'remove' | 'mkdir' | 'rmdir' | 'symlink' | 'set' | 'opendir' | 'receive';
   path: string;
   /** rename: the new path; symlink: the link path (path is the target) */
   to?: string;
@@ -32,6 +34,10 @@ export interface SftpOp {
 export interface SftpOps {
   /** files opened for writing */
   writes: number;
+  /** files written by chain receive */
+  received: number;
+  /** where each file landed: a rename's new path (SFTP) or a file chain receive wrote, in order */
+  landed: string[];
   renames: number;
   removes: number;
   mkdirs: number;
@@ -56,6 +62,9 @@ export interface TestHost {
   state: string;
   /** sshd -E log, with the sftp-server operation log appended */
   logFile: string;
+  /** the receiver command (receiver: in configs written by writeConfig): runs this checkout's
+   *  `chain --verbose receive`, its lines going to logFile */
+  receiver: string;
   /** "ssh-ed25519 AAAA..." */
   hostKeyPub: string;
   /** the raw public key blob (what an SSH client sees during key exchange) */
@@ -97,6 +106,9 @@ export interface StartOptions {
   /** host name prefix (default "host") */
   prefix?: string;
 }
+
+/** this checkout's chain, which each host's receive.sh runs (see TestHost.receiver) */
+const CHAIN_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'chain');
 
 /** A TCP port free right now on 127.0.0.1 (the kernel picks it; a race is still possible, callers retry). */
 export async function freePort(): Promise<number> {
@@ -188,7 +200,7 @@ export async function startHosts(n: number, opts: StartOptions = {}): Promise<Ri
       const doc: Record<string, unknown> = {
         root: hosts[0].root,
         state: hosts[0].state,
-        hosts: hosts.map((h) => ({ name: h.name, address: h.address, port: h.port, root: h.root, state: h.state })),
+        hosts: hosts.map((h) => ({ name: h.name, address: h.address, port: h.port, root: h.root, state: h.state, receiver: h.receiver })),
         ...extra,
         ssh: { ...ssh, ...((extra.ssh as Record<string, unknown> | undefined) ?? {}) },
       };
@@ -212,6 +224,7 @@ class HostImpl implements TestHost {
   readonly root: string;
   readonly state: string;
   readonly logFile: string;
+  readonly receiver: string;
   private readonly cfgFile: string;
 
   private constructor(
@@ -225,6 +238,7 @@ class HostImpl implements TestHost {
     this.root = join(dir, 'root');
     this.state = join(dir, 'state');
     this.logFile = join(dir, 'sshd.log');
+    this.receiver = join(dir, 'receive.sh');
     this.cfgFile = join(dir, 'sshd_config');
   }
 
@@ -250,6 +264,10 @@ class HostImpl implements TestHost {
     // The subsystem runs through the login shell; its stderr (the -e log) goes to our log file.
     writeFileSync(wrapper, `#!/bin/sh\nexec ${this.setup.sftpServer} -e -l INFO 2>>'${this.logFile}'\n`);
     chmodSync(wrapper, 0o755);
+    // chain receive likewise: this checkout, run by this node (sshd's PATH may have neither),
+    // a line per file written (--verbose) into the same log, which sftpOps() reads as 'receive'
+    writeFileSync(this.receiver, `#!/bin/sh\nexec '${process.execPath}' '${CHAIN_BIN}' --verbose "$@" 2>>'${this.logFile}'\n`);
+    chmodSync(this.receiver, 0o755);
     const lines = [
       `Port ${this.port}`,
       `ListenAddress 127.0.0.1`,
@@ -356,9 +374,12 @@ export function parseSftpLog(text: string): SftpOps {
     else if ((m = line.match(/^symlink old "(.*)" new "(.*)"$/))) ops.push({ op: 'symlink', path: m[1], to: m[2] });
     else if ((m = line.match(/^set "(.*)" (?:mode|owner|modtime|size)/))) ops.push({ op: 'set', path: m[1] });
     else if ((m = line.match(/^opendir "(.*)"$/))) ops.push({ op: 'opendir', path: m[1] });
+    else if ((m = line.match(/^receive (".*")$/))) ops.push({ op: 'receive', path: JSON.parse(m[1]) as string });
   }
   const count = (op: SftpOp['op']) => ops.filter((o) => o.op === op).length;
   return {
+    received: count('receive'),
+    landed: ops.flatMap((o) => (o.op === 'rename' ? [o.to!] : o.op === 'receive' ? [o.path] : [])),
     writes: ops.filter((o) => o.op === 'open' && o.flags?.includes('WRITE')).length,
     renames: count('rename'),
     removes: count('remove'),

@@ -11,6 +11,8 @@ import type { Config } from '../../config/load.js';
 import { hostname } from 'node:os';
 
 const mark = (s: StepState) => (s === 'ok' ? 'ok' : s === 'fail' ? 'FAIL' : '-');
+// not a failure of the host: 'sftp' says pushes to it use SFTP alone
+const receiverMark = (r: HostCheck) => (r.receiver === 'ok' ? 'ok' : r.receiver === 'fail' ? 'sftp' : '-');
 
 export const checkCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'check',
@@ -27,11 +29,13 @@ export const checkCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       process.stdout.write(`config ${config.file}: ${config.hosts.length} hosts, ring ${config.hosts.map((h) => h.name).join(' → ')} → ${config.hosts[0].name}\n\n`);
       process.stdout.write(
         table(
-          ['HOST', 'ADDRESS', 'REACH', 'HOSTKEY', 'LOGIN', 'SFTP', 'ROOT', 'WRITABLE'],
-          results.map((r) => [r.host, `${r.address}:${r.port}`, mark(r.reachable), mark(r.hostKey), mark(r.login), mark(r.sftp), mark(r.rootExists), mark(r.writable)]),
+          ['HOST', 'ADDRESS', 'REACH', 'HOSTKEY', 'LOGIN', 'SFTP', 'ROOT', 'WRITABLE', 'RECEIVER'],
+          results.map((r) => [r.host, `${r.address}:${r.port}`, mark(r.reachable), mark(r.hostKey), mark(r.login), mark(r.sftp), mark(r.rootExists), mark(r.writable), receiverMark(r)]),
         ),
       );
       for (const r of results.filter((x) => x.error)) process.stdout.write(`\n${r.host}: ${r.error}\n`);
+      // not a failure: pushes to such a host send everything over SFTP
+      for (const r of results.filter((x) => x.receiverNote)) process.stdout.write(`\n${r.host}: receiver: ${r.receiverNote}\n`);
       for (const e of excludes) process.stdout.write(`\nexclude ${JSON.stringify(e.pattern)}: ${e.matches} path(s) under ${e.root}${e.examples.length ? `, e.g. ${e.examples.join(', ')}` : ''}`);
       if (excludes.length) process.stdout.write('\n');
       process.stdout.write(code === EXIT.OK ? '\nall hosts ok\n' : '\n');

@@ -27,7 +27,7 @@ export const pushCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     try {
       const code = await runPush({
         view,
-        connectTo: connectorTo(argv),
+        connectTo: connectorTo(argv, log),
         source: (root, name) => new LocalRemote(root, name),
         log,
         progress: makeProgress(argv, log),

@@ -25,7 +25,7 @@ export const watchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const lock = hostLock(first.state, 'watch');
     const daemon = new WatchDaemon({
       resolve: () => ringView(argv),
-      connectTo: connectorTo(argv),
+      connectTo: connectorTo(argv, log),
       source: (root, name) => new LocalRemote(root, name),
       log,
       progress: makeProgress(argv, log),
