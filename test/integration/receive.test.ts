@@ -3,11 +3,12 @@
 // over SFTP. Where the receiver does not start, the push says why and sends everything over SFTP.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Ring } from '../support/sshd.js';
-import { chain, spawnChain } from '../support/chain.js';
+import { startHosts, type Ring } from '../support/sshd.js';
+import { BIN, chain, spawnChain } from '../support/chain.js';
 import { ringForFile } from '../support/ring.js';
 import { ringDiff, until } from '../support/tree.js';
 
@@ -85,5 +86,44 @@ test('chain check says which hosts run the receiver; one that does not fails no 
   const got = (JSON.parse(some.stdout) as { hosts: { host: string; receiver: string; receiverNote?: string }[] }).hosts;
   assert.deepEqual(got.map((h) => h.receiver), ['ok', 'fail', 'ok']);
   assert.match(got[1]!.receiverNote ?? '', /"\/nonexistent\/chain receive" did not start there \(exit 127.*; pushes to host2 send every file over SFTP .*set receiver to its path/);
+});
+
+test('a forced command that allows SFTP and the receiver only (docs/security.md) carries both', { timeout: 180_000 }, async () => {
+  // the wrapper of docs/security.md, for any root of this test's hosts: the pusher asks for
+  // "chain receive '<root>'"; the SFTP subsystem arrives as the harness's sftp-server.sh
+  const dir = mkdtempSync(join(tmpdir(), 'chain-forced-'));
+  const wrapper = join(dir, 'chain-ssh');
+  writeFileSync(
+    wrapper,
+    `#!/bin/sh
+case "$SSH_ORIGINAL_COMMAND" in
+  "chain receive '"*"'") root="\${SSH_ORIGINAL_COMMAND#chain receive \\'}"; root="\${root%\\'}"
+    exec '${process.execPath}' '${BIN}' --verbose receive "$root" 2>>"$root/../sshd.log" ;;
+  */sftp-server.sh) exec $SSH_ORIGINAL_COMMAND ;;
+  *) echo "refused: $SSH_ORIGINAL_COMMAND" >&2; exit 1 ;;
+esac
+`,
+  );
+  chmodSync(wrapper, 0o755);
+  const forced = await startHosts(2, { sshdConfig: [`ForceCommand ${wrapper}`], prefix: 'forced' });
+  const ds: ReturnType<typeof spawnChain>[] = [];
+  try {
+    const hosts = forced.hosts.map((h) => ({ name: h.name, address: h.address, port: h.port, root: h.root, state: h.state, receiver: 'chain' }));
+    const cfg = forced.writeConfig({ interval: '300ms', hosts });
+    const check = await chain(['--config', cfg, 'check', '--json']);
+    assert.equal(check.exitCode, 0, check.stdout + check.stderr);
+    assert.deepEqual((JSON.parse(check.stdout) as { hosts: { receiver: string }[] }).hosts.map((h) => h.receiver), ['ok', 'ok']);
+    for (const h of forced.hosts) ds.push(watchers.add(spawnChain(['--config', cfg, '--host', h.name, 'watch'])));
+    for (const d of ds) await d.waitFor(/watching/);
+    const [a, b] = forced.hosts;
+    mkdirSync(join(a!.root, 'up'));
+    for (let i = 0; i < 40; i++) writeFileSync(join(a!.root, 'up', `f${i}`), `f ${i}`);
+    await until(() => ringDiff(forced.hosts.map((h) => h.root)).length === 0, 60_000, 'convergence through the forced command');
+    assert.ok(b!.sftpOps().received >= 40, `${b!.name}'s receiver wrote ${b!.sftpOps().received} files`);
+  } finally {
+    await watchers.stop(ds);
+    await forced.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 

@@ -91,12 +91,17 @@ for (const c of refused) {
   });
 }
 
-test('input that is not ours is refused, and nothing is written', async () => {
-  const { root } = fresh();
+/** a receiver on root whose answers are thrown away */
+function started(root: string) {
   const input = new PassThrough();
   const output = new PassThrough();
   output.resume();
-  const done = receive(root, { input, output });
+  return { input, done: receive(root, { input, output }) };
+}
+
+test('input that is not ours is refused, and nothing is written', async () => {
+  const { root } = fresh();
+  const { input, done } = started(root);
   input.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
   await assert.rejects(done, WireError);
   assert.deepEqual(readdirSync(root).sort(), ['d', 'link']);
@@ -104,10 +109,7 @@ test('input that is not ours is refused, and nothing is written', async () => {
 
 test('input that ends inside a frame is refused', async () => {
   const { root } = fresh();
-  const input = new PassThrough();
-  const output = new PassThrough();
-  output.resume();
-  const done = receive(root, { input, output });
+  const { input, done } = started(root);
   input.end(encodePut({ id: 1, mode: 0o644, mtime: 1, path: 'a', data: Buffer.from('abc') }).subarray(0, 12));
   await assert.rejects(done, /ended inside a frame/);
 });
