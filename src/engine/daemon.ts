@@ -76,8 +76,6 @@ export class WatchDaemon {
   private linkHalt = new AbortController();
   private watcher: TreeWatch | null = null;
   private inbox: Watch | null = null;
-  private pulling: Promise<void> | null = null;
-  private pullAgain = false;
   private readonly startedAt = Date.now();
   private fatal: Error | null = null;
   private nextView: RingView | null = null;
@@ -162,7 +160,7 @@ export class WatchDaemon {
         this.settle.add(changes.map((c) => c.path), now);
       },
     });
-    this.inbox = await watchDir(join(v.root, INBOX_DIR), () => this.pullSoon());
+    this.inbox = await watchDir(join(v.root, INBOX_DIR), () => void this.pullInbox());
     const ticker = setInterval(() => this.tick(), 1000);
     const snapshots = setInterval(() => void this.snapshot(2000), this.o.snapshotEveryMs ?? 5 * 60_000);
     const pruner = setInterval(() => void this.pruneTrash(), 3_600_000);
@@ -170,8 +168,7 @@ export class WatchDaemon {
     try {
       const haveHistory = existsSync(this.snapshotFile);
       if (haveHistory) await this.catchUp();
-      this.pullSoon();
-      await this.pulling;
+      await this.pullInbox();
       if (!haveHistory && !this.stopping) {
         await clearInbox(v.root);
         await this.successor.startupSync(this.linkHalt.signal);
@@ -216,20 +213,6 @@ export class WatchDaemon {
     if (!changes.length) return;
     this.successor.queue.addReady(changes);
     this.bypass?.runner.queue.addReady(changes);
-  }
-
-  /** pullInbox, one at a time: a call while one runs makes it run once more afterwards */
-  private pullSoon(): void {
-    if (this.pulling) {
-      this.pullAgain = true;
-      return;
-    }
-    this.pulling = (async () => {
-      do {
-        this.pullAgain = false;
-        await this.pullInbox().catch((err) => this.o.log.warn(`could not read the inbox: ${(err as Error).message}`));
-      } while (this.pullAgain);
-    })().finally(() => (this.pulling = null));
   }
 
   private async pullInbox(): Promise<void> {

@@ -40,7 +40,7 @@
 //    reports one event per path (a deleted tree = every entry; a new tree = every entry), `update`
 //    only for files (and links) whose mtime changed (ns): a chmod-only change is NOT reported, and
 //    directories never get `update`.
-import { watch as fsWatch, existsSync, lstatSync, readFileSync, promises as fs, type FSWatcher } from 'node:fs';
+import { watch as fsWatch, lstatSync, readFileSync, promises as fs } from 'node:fs';
 import { resolve, posix } from 'node:path';
 import parcel from '@parcel/watcher';
 import type { FsEvent } from '../core/types.js';
@@ -322,63 +322,35 @@ async function dirsBornSince(abs: string, since: number, rel = ''): Promise<stri
 
 /** Watch one plain directory (the inbox): onChange gets its changed entries (names, temp names
  *  dropped). The directory is created when missing, and created and watched again if it is removed
- *  (e.g. cleared with rm -r), so nothing written into it later goes unnoticed.
- *  inotify on the one directory (fs.watch), not @parcel/watcher: parcel's debounce is shared by all
- *  of a process's subscriptions and, while the root is busy, delivers at most every 500 ms; a relay
- *  in the middle of a burst would then learn of each manifest up to half a second late. The events
- *  of one turn of the event loop are delivered together. */
+ *  (e.g. cleared with rm -r), so nothing written into it later goes unnoticed. */
 export async function watchDir(dir: string, onChange: (events: FsEvent[]) => void, onError?: (err: Error) => void): Promise<Watch> {
   let closed = false;
-  let watcher: FSWatcher | null = null;
-  let pending: FsEvent[] = [];
-  let scheduled = false;
+  let sub: Sub | null = null;
   let restarting: Promise<void> | null = null;
-  let ino: number | undefined;
-  let dead = false;
-  const deliver = () => {
-    scheduled = false;
-    const out = pending;
-    pending = [];
-    if (closed) return;
-    // gone, made again (another inode: the watch is on the old one), or the watch failed
-    if (dead || lstatSync(dir, { throwIfNoEntry: false })?.ino !== ino) return void (restarting ??= restart().finally(() => (restarting = null)));
-    if (out.length > 0) onChange(out);
-  };
-  const soon = () => {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(deliver);
-  };
   const start = async (): Promise<void> => {
     await fs.mkdir(dir, { recursive: true });
-    const w = fsWatch(dir, (type, name) => {
+    const top = await realRoot(dir);
+    const s = await parcel.subscribe(top, (err, events) => {
+      if (closed) return;
+      if (err) return onError?.(watchLimitError(err, top) ?? err);
       const at = Date.now();
-      const rel = typeof name === 'string' ? name : null;
-      if (rel !== null && rel !== '' && !rel.includes('/') && !isReserved(rel)) {
-        const kind = type === 'change' ? 'update' : existsSync(posix.join(dir, rel)) ? 'create' : 'delete';
-        pending.push({ kind, path: rel, at });
+      const out: FsEvent[] = [];
+      let gone = false;
+      for (const e of events) {
+        const rel = relativeTo(top, e.path);
+        if (rel === '') gone ||= e.type === 'delete';
+        else if (rel !== null && !rel.includes('/') && !isReserved(rel)) out.push({ kind: e.type, path: rel, at });
       }
-      soon(); // (also for the directory itself: deliver() notices it is gone)
+      if (out.length > 0) onChange(out);
+      if (gone) restarting ??= restart().finally(() => (restarting = null));
     });
-    ino = (await fs.lstat(dir)).ino;
-    dead = false;
-    // a watch that fails or ends is started again by deliver()
-    w.on('error', () => {
-      dead = true;
-      soon();
-    });
-    w.on('close', () => {
-      dead = true;
-      if (!closed) soon();
-    });
-    if (closed) w.close();
-    else watcher = w;
+    if (closed) await s.unsubscribe();
+    else sub = s;
   };
   const restart = async () => {
-    const old = watcher;
-    watcher = null;
-    old?.removeAllListeners('close');
-    old?.close();
+    const old = sub;
+    sub = null;
+    await old?.unsubscribe().catch(() => {});
     if (closed) return;
     try {
       await start();
@@ -396,8 +368,8 @@ export async function watchDir(dir: string, onChange: (events: FsEvent[]) => voi
     async close() {
       closed = true;
       await restarting;
-      watcher?.close();
-      watcher = null;
+      await sub?.unsubscribe().catch(() => {});
+      sub = null;
     },
   };
 }
