@@ -98,9 +98,8 @@ export type DirCheck = 'ok' | 'missing' | 'notdir' | 'symlink' | 'loop';
 export class LocalRemote implements Remote {
   readonly root: string;
   private canonical?: Promise<string>;
-  private tmpDir?: Promise<string | null>;
   private readonly checking = new Map<string, ReturnType<LocalRemote['checkDir']>>();
-  // putWholeSync's: the canonical root, and .chain/tmp (null: write beside the target)
+  // the canonical root, for checkDirSync; .chain/tmp once made (null: write beside the target)
   private canonicalSync?: string;
   private syncTmp?: string | null;
 
@@ -288,7 +287,9 @@ export class LocalRemote implements Remote {
     }
   }
 
-  /** ensureTmpDir, in this thread */
+  /** <root>/.chain/tmp as an absolute path, created on first use and then remembered; null when it
+   *  cannot be a real directory inside the root (e.g. .chain is a symlink): writes go beside the
+   *  target. In this thread: two syscalls, once per process (or after .chain/tmp was removed). */
   private tmpDirSync(): string | null {
     if (this.syncTmp !== undefined) return this.syncTmp;
     this.syncTmp = null;
@@ -408,7 +409,7 @@ export class LocalRemote implements Remote {
     const dest = underRoot(this.root, rel);
     let prepared: Promise<void> | undefined;
     const prepare = () => (prepared ??= before ? before() : Promise.resolve()); // once, even if redone beside
-    const tmpDir = await this.ensureTmpDir();
+    const tmpDir = this.tmpDirSync();
     if (tmpDir !== null) {
       const tmp = posix.join(tmpDir, tempName());
       try {
@@ -419,8 +420,8 @@ export class LocalRemote implements Remote {
         return;
       } catch (err) {
         await unlinkQuiet(tmp);
-        if (isCode(err, 'ENOENT') && (await localEntry(tmpDir))?.type !== 'dir') {
-          this.tmpDir = undefined; // .chain/tmp was removed under us: recreate it next time, go beside now
+        if (isCode(err, 'ENOENT') && this.tmpGone(tmpDir)) {
+          this.syncTmp = undefined; // .chain/tmp was removed under us: recreate it next time, go beside now
         } else if (!isCode(err, 'EXDEV')) {
           throw err;
         }
@@ -435,23 +436,6 @@ export class LocalRemote implements Remote {
       await unlinkQuiet(tmp);
       throw err;
     }
-  }
-
-  /** <root>/.chain/tmp as an absolute path, created on first use and then remembered; null when it
-   *  cannot be a real directory inside the root (e.g. .chain is a symlink): writes go beside the target. */
-  private ensureTmpDir(): Promise<string | null> {
-    return (this.tmpDir ??= (async () => {
-      for (const dir of [STATE_DIR, TMP_DIR]) {
-        const abs = underRoot(this.root, dir);
-        try {
-          await fs.mkdir(abs, 0o700);
-        } catch (err) {
-          if (!isCode(err, 'EEXIST')) return null;
-        }
-        if ((await localEntry(abs))?.type !== 'dir') return null;
-      }
-      return underRoot(this.root, TMP_DIR);
-    })());
   }
 
   /** throws unless relDir exists inside the root with no symlink on the way */

@@ -7,6 +7,7 @@ import type { Client, ClientChannel } from 'ssh2';
 import { UnsafePathError } from '../core/paths.js';
 import { FrameReader, MARKER, decodeAnswer, encodePut, type Failure } from './receive-wire.js';
 import { SftpError, type SftpErrorKind } from './sftp-errors.js';
+import { MarkerLine } from './marker-line.js';
 import { shellQuote } from './ssh-walk.js';
 
 /** the command run on the host: the configured receiver command, `receive`, the root */
@@ -24,7 +25,7 @@ interface Waiting {
 export class ReceiveClient {
   private channel: ClientChannel | null = null;
   private state: 'starting' | 'ready' | 'gone' = 'starting';
-  private head: Buffer | null = Buffer.alloc(0);
+  private readonly marker = new MarkerLine(MARKER);
   private readonly reader = new FrameReader(64 * 1024);
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 1;
@@ -76,15 +77,13 @@ export class ReceiveClient {
 
   private data(chunk: Buffer): void {
     if (this.state === 'gone') return;
-    if (this.head) {
-      const head = Buffer.concat([this.head, chunk]);
-      const n = Math.min(head.length, MARKER.length);
-      if (head.toString('latin1', 0, n) !== MARKER.slice(0, n)) return this.gone(`something else answered: ${JSON.stringify(head.toString('utf8', 0, Math.min(head.length, 80)))}`);
-      if (head.length < MARKER.length) return void (this.head = head);
-      this.head = null;
+    if (this.state === 'starting') {
+      const after = this.marker.push(chunk);
+      if (after === 'wait') return;
+      if (after === 'foreign') return this.gone(`something else answered: ${JSON.stringify(this.marker.received)}`);
       this.state = 'ready';
       this.onStarted(true);
-      chunk = head.subarray(MARKER.length);
+      chunk = after;
       if (chunk.length === 0) return;
     }
     let bodies: Buffer[];

@@ -15,6 +15,7 @@ import type { Client, ClientChannel } from 'ssh2';
 import type { Entry } from '../core/types.js';
 import { FindOutput, findArgs, findOutcome } from './local-walk.js';
 import { SshError } from './ssh-errors.js';
+import { MarkerLine } from './marker-line.js';
 
 /** the first line our command prints, before find's output */
 const MARKER = 'chain-walk 1\n';
@@ -40,7 +41,7 @@ type OnEntry = (rel: string, e: Entry, depth: number) => void;
 export class SshWalk {
   private channel: ClientChannel | null = null;
   private opened = false; // the channel's fate is known (channel set, or null: refused)
-  private head: Buffer | null = Buffer.alloc(0); // what came before the marker was complete
+  private readonly marker = new MarkerLine(MARKER);
   private foreign = false; // something else answered
   private closed = false;
   private code: number | null = null;
@@ -85,19 +86,14 @@ export class SshWalk {
 
   private data(chunk: Buffer): void {
     if (this.failed !== undefined || this.foreign) return;
-    if (this.head) {
-      const head = Buffer.concat([this.head, chunk]);
-      const n = Math.min(head.length, MARKER.length);
-      if (head.toString('latin1', 0, n) !== MARKER.slice(0, n)) {
-        this.foreign = true;
-        this.channel?.close();
-        return;
-      }
-      this.head = head;
-      if (head.length < MARKER.length) return;
-      chunk = head.subarray(MARKER.length);
-      this.head = null;
+    const after = this.marker.push(chunk);
+    if (after === 'wait') return;
+    if (after === 'foreign') {
+      this.foreign = true;
+      this.channel?.close();
+      return;
     }
+    chunk = after;
     if (chunk.length === 0) return;
     if (!this.out) {
       // output before we asked for it: not our command
@@ -143,7 +139,7 @@ export class SshWalk {
     if (!this.finish || !this.fail || !this.out) return;
     if (this.failed !== undefined) return this.fail(this.failed);
     // something else answered, or nothing did
-    if (this.foreign || this.head !== null) return this.finish(false);
+    if (this.foreign || !this.marker.seen) return this.finish(false);
     // no exit status: the connection went, or find was killed; either way the listing is partial
     if (this.code === null) return this.fail(new SshError('reset', this.host, `${this.host}: the listing of ${this.absRoot} ended before find did`));
     try {
